@@ -1,0 +1,98 @@
+# theke -- build, run and test.
+#
+#   make            build build/theked and build/thekectl
+#   make run        install what is missing, build, run with theke.conf
+#   make test       install what is missing, build, run every test suite
+#   make test-san   the same suites against an ASan+UBSan build (build-san/)
+#   make SAN=1      build the sanitizer binaries only
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+OPT = -O1
+else
+BUILD ?= build
+SANFLAGS =
+OPT = -O2
+endif
+
+CC ?= cc
+PKGS = expat openssl sqlite3 libidn
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) \
+              -Isrc $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS ?=
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
+           echo -lexpat -lssl -lcrypto -lsqlite3 -lidn) -lpthread -lm
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+MAINS = src/theked.c src/cli/thekectl.c
+LIB_SRCS = $(filter-out $(MAINS),$(sort $(wildcard src/*/*.c)))
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SCHEMA = $(sort $(wildcard src/store/schema/*.sql))
+
+.PHONY: all run test test-san unit interop deps clean format bench
+
+all: $(BUILD)/theked $(BUILD)/thekectl
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The schema migrations are compiled in, so a binary never depends on
+# files beside it.
+$(BUILD)/gen/schema.h: $(SCHEMA) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	bash scripts/embed-schema.sh $(SCHEMA) > $@
+
+$(BUILD)/obj/src/store/store_sqlite.o: $(BUILD)/gen/schema.h
+$(BUILD)/obj/src/store/store_sqlite.o: CFLAGS += -I$(BUILD)/gen
+
+$(BUILD)/libtheke.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/theked: $(BUILD)/obj/src/theked.o $(BUILD)/libtheke.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/thekectl: $(BUILD)/obj/src/cli/thekectl.o $(BUILD)/libtheke.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtheke.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS_ALL) -o $@ $< \
+	    $(BUILD)/libtheke.a $(LDLIBS) -lcmocka
+
+run: deps all
+	@mkdir -p data
+	./$(BUILD)/theked -c theke.conf
+
+unit: $(UNIT_BINS)
+	@bash tests/run-unit.sh $(UNIT_BINS)
+
+interop: all
+	@THEKE_BUILD=$(BUILD) bash tests/run-interop.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory interop
+
+test-san: deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory SAN=1 unit
+	@$(MAKE) --no-print-directory SAN=1 interop
+
+format:
+	clang-format -i $(wildcard src/*/*.c src/*/*.h src/*.c tests/unit/*.c)
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d)

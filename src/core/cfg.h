@@ -1,0 +1,48 @@
+/* cfg.h -- the configuration file.
+ *
+ * Format: one "key = value" per line, '#' starts a comment, blank lines
+ * ignored, surrounding whitespace trimmed; a value may be wrapped in
+ * double quotes. Every key is known and typed: an unknown key, a repeated
+ * key or a bad value is an error naming the file and line. */
+#ifndef THEKE_CFG_H
+#define THEKE_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cfg_registration {
+    REG_CLOSED = 0, /* accounts only through thekectl */
+    REG_OPEN,       /* anyone may register in-band (XEP-0077) */
+    REG_INVITE,     /* in-band registration with an invitation token */
+};
+
+struct cfg {
+    char *domain;              /* served XMPP domain, normalised; "localhost" */
+    char *data_dir;            /* database, generated certificate; "./data" */
+    char *c2s;                 /* STARTTLS listener "addr:port"; "" = off;
+                                  default "127.0.0.1:5222" */
+    char *c2s_tls;             /* direct TLS (XEP-0368); "127.0.0.1:5223" */
+    char *http;                /* HTTP listener; "127.0.0.1:5280" */
+    char *tls_cert;            /* PEM chain; NULL = generated self-signed */
+    char *tls_key;             /* PEM key; NULL = generated with the cert */
+    enum cfg_registration registration;
+    size_t max_stanza_size;    /* bytes, default 262144 (1024..16777216) */
+    int log_level;             /* enum log_level, default LOG_INFO */
+    bool c2s_require_encryption; /* default true; false is honoured only
+                                    for loopback peers */
+    unsigned scram_iterations; /* for new passwords; default 4096 */
+    unsigned auth_timeout;     /* s until an unauthenticated connection is
+                                  closed; default 30 */
+    unsigned idle_timeout;     /* s of silence before a ping, then close;
+                                  default 300 */
+    unsigned max_offline;      /* offline messages kept per account; 1000 */
+};
+
+/* Fills c with the defaults above (owned strings). */
+void cfg_defaults(struct cfg *c);
+/* Reads path over the defaults already in c. Returns 0, or -ERR_CONFIG
+ * with a one-line message "path:line: what is wrong" in err. */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errsz);
+void cfg_free(struct cfg *c);
+
+#endif

@@ -1,0 +1,172 @@
+/* store.h -- the storage interface the core talks to.
+ *
+ * Backends (store_sqlite.c today, PostgreSQL later) fill in a struct
+ * store_ops; the core only calls the store_* wrappers below, so a backend
+ * plugs in without touching it.
+ *
+ * Accounts are keyed by their username: the normalised localpart of the
+ * JID on this server's domain. Contacts are normalised bare JID strings.
+ *
+ * Durability: writes are batched. The first write after a flush opens a
+ * transaction; store_flush() commits it. theked calls store_flush() once
+ * per event-loop turn, before any acknowledgement of that turn's work is
+ * written to a socket, so nothing acknowledged is lost and there is no
+ * fsync per stanza. Reads always see the store's own pending writes.
+ *
+ * Strings passed in are borrowed for the call. Strings handed to
+ * callbacks are borrowed for the callback only. Structures filled in
+ * "out" parameters own their strings; free them with the matching
+ * *_free function. */
+#ifndef THEKE_STORE_H
+#define THEKE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmpp/scram.h"
+
+enum roster_sub { SUB_NONE = 0, SUB_TO = 1, SUB_FROM = 2, SUB_BOTH = 3 };
+
+struct roster_item {
+    char *contact;      /* owned bare JID */
+    char *name;         /* owned, NULL when unset */
+    enum roster_sub sub;
+    bool ask_out;       /* we asked to subscribe, no answer yet */
+    bool approved;      /* subscription pre-approved (RFC 6121 §3.4) */
+    char **groups;      /* owned array of owned strings */
+    size_t ngroups;
+};
+
+void roster_item_free(struct roster_item *it);
+/* Owned deep copy. */
+void roster_item_copy(struct roster_item *dst, const struct roster_item *src);
+
+struct store;
+
+typedef void store_user_fn(void *ud, const char *username);
+typedef void store_roster_fn(void *ud, const struct roster_item *it);
+/* An offline message or pending subscription: id orders them. */
+typedef void store_blob_fn(void *ud, int64_t id, const char *contact,
+                           const char *xml, size_t len);
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *st);
+    int (*flush)(struct store *st);
+
+    int (*user_create)(struct store *st, const char *user,
+                       const struct scram_creds *sha1,
+                       const struct scram_creds *sha256);
+    int (*user_set_creds)(struct store *st, const char *user,
+                          const struct scram_creds *sha1,
+                          const struct scram_creds *sha256);
+    int (*user_get_creds)(struct store *st, const char *user,
+                          enum scram_hash h, struct scram_creds *out);
+    int (*user_exists)(struct store *st, const char *user);
+    int (*user_delete)(struct store *st, const char *user,
+                       const char *bare_jid);
+    int (*user_list)(struct store *st, store_user_fn *fn, void *ud);
+
+    int (*roster_list)(struct store *st, const char *user,
+                       store_roster_fn *fn, void *ud);
+    int (*roster_get)(struct store *st, const char *user, const char *contact,
+                      struct roster_item *out);
+    int (*roster_put)(struct store *st, const char *user,
+                      const struct roster_item *it);
+    int (*roster_del)(struct store *st, const char *user, const char *contact);
+    int (*roster_version)(struct store *st, const char *user, int64_t *out);
+
+    int (*pending_add)(struct store *st, const char *user, const char *contact,
+                       const char *xml, size_t len);
+    int (*pending_del)(struct store *st, const char *user, const char *contact);
+    int (*pending_list)(struct store *st, const char *user, store_blob_fn *fn,
+                        void *ud);
+
+    int (*offline_push)(struct store *st, const char *user, const char *xml,
+                        size_t len, int64_t *id_out);
+    int (*offline_list)(struct store *st, const char *user, store_blob_fn *fn,
+                        void *ud);
+    int (*offline_del_upto)(struct store *st, const char *user, int64_t id);
+    int (*offline_count)(struct store *st, const char *user, int64_t *out);
+
+    int (*kv_get)(struct store *st, const char *user, const char *ns,
+                  const char *key, struct buf *out);
+    int (*kv_put)(struct store *st, const char *user, const char *ns,
+                  const char *key, const char *value, size_t len);
+    int (*kv_del)(struct store *st, const char *user, const char *ns,
+                  const char *key);
+};
+
+struct store {
+    const struct store_ops *ops; /* read-only */
+};
+
+/* Opens the embedded SQLite store at path (created, migrated). */
+int store_sqlite_open(const char *path, struct store **out);
+
+/* --- wrappers: every function returns 0 or a negative ERR_* --- */
+
+void store_close(struct store *st);
+/* Commits the writes of the current batch. */
+int store_flush(struct store *st);
+
+/* -ERR_EXISTS when the user exists. */
+int store_user_create(struct store *st, const char *user,
+                      const struct scram_creds *sha1,
+                      const struct scram_creds *sha256);
+/* -ERR_NOTFOUND when the user does not exist. */
+int store_user_set_creds(struct store *st, const char *user,
+                         const struct scram_creds *sha1,
+                         const struct scram_creds *sha256);
+int store_user_get_creds(struct store *st, const char *user,
+                         enum scram_hash h, struct scram_creds *out);
+/* 1 exists, 0 does not, negative on error. */
+int store_user_exists(struct store *st, const char *user);
+/* Deletes the account, its roster, offline messages, pending requests and
+ * key-value data, and every roster item and pending request of other
+ * users that names bare_jid. -ERR_NOTFOUND when absent. */
+int store_user_delete(struct store *st, const char *user,
+                      const char *bare_jid);
+int store_user_list(struct store *st, store_user_fn *fn, void *ud);
+
+int store_roster_list(struct store *st, const char *user, store_roster_fn *fn,
+                      void *ud);
+/* -ERR_NOTFOUND when the contact is not in the roster. */
+int store_roster_get(struct store *st, const char *user, const char *contact,
+                     struct roster_item *out);
+/* Inserts or replaces the item for it->contact; bumps the roster version. */
+int store_roster_put(struct store *st, const char *user,
+                     const struct roster_item *it);
+/* -ERR_NOTFOUND when absent; bumps the roster version. */
+int store_roster_del(struct store *st, const char *user, const char *contact);
+/* A number that grows with every roster change (XEP-0237 ver). */
+int store_roster_version(struct store *st, const char *user, int64_t *out);
+
+/* Inbound subscription requests awaiting the user's answer (RFC 6121
+ * §3.1.3): one per contact, replaced when repeated. */
+int store_pending_add(struct store *st, const char *user, const char *contact,
+                      const char *xml, size_t len);
+int store_pending_del(struct store *st, const char *user, const char *contact);
+int store_pending_list(struct store *st, const char *user, store_blob_fn *fn,
+                       void *ud);
+
+/* Offline messages in arrival order (RFC 6121 §8.5.2.2.1). */
+int store_offline_push(struct store *st, const char *user, const char *xml,
+                       size_t len, int64_t *id_out);
+int store_offline_list(struct store *st, const char *user, store_blob_fn *fn,
+                       void *ud);
+/* Deletes the user's offline messages with id <= id. */
+int store_offline_del_upto(struct store *st, const char *user, int64_t id);
+int store_offline_count(struct store *st, const char *user, int64_t *out);
+
+/* Small per-user documents (private XML, vCards, settings) by namespace
+ * and key. kv_get appends the value to out; -ERR_NOTFOUND when absent. */
+int store_kv_get(struct store *st, const char *user, const char *ns,
+                 const char *key, struct buf *out);
+int store_kv_put(struct store *st, const char *user, const char *ns,
+                 const char *key, const char *value, size_t len);
+int store_kv_del(struct store *st, const char *user, const char *ns,
+                 const char *key);
+
+#endif

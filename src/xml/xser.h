@@ -1,0 +1,23 @@
+/* xser.h -- serialising stanza trees to XML text.
+ *
+ * Output is canonical enough for XMPP: attribute values in single quotes,
+ * text and attributes escaped, xmlns written on an element only when its
+ * namespace differs from the one in scope. */
+#ifndef THEKE_XSER_H
+#define THEKE_XSER_H
+
+#include "core/buf.h"
+#include "xml/stanza.h"
+
+/* Appends el as XML to out. default_ns is the namespace in scope at el
+ * (the stream's default, "jabber:client" on c2s), so that a stanza in
+ * that namespace is written without an xmlns attribute. */
+void xser_write(const struct stanza *el, const char *default_ns,
+                struct buf *out);
+
+/* Appends to out the start tag of el only, attribute values escaped and
+ * each cut to 64 bytes, for logging ("<message type='chat' to='...'>").
+ * Never includes children or text. */
+void xser_top_tag(const struct stanza *el, struct buf *out);
+
+#endif
