@@ -1,0 +1,44 @@
+/* mod.h -- what a feature module sees of the server.
+ *
+ * Each module file exports one init function, listed in modules.def;
+ * modules_init() calls them in that order. A module registers hooks and
+ * advertises its features; the core never names a module. */
+#ifndef THEKE_MOD_H
+#define THEKE_MOD_H
+
+#include "xmpp/hooks.h"
+
+struct mod {
+    const char *name; /* "ping", as in modules.def */
+};
+
+/* Advertises a feature in the server's disco#info (XEP-0030). */
+void mod_add_feature(struct mod *m, const char *ns);
+/* Advertises a feature in every account's bare-JID disco#info. */
+void mod_add_account_feature(struct mod *m, const char *ns);
+
+static inline void mod_hook(struct mod *m, const char *event, hook_fn *fn,
+                            int prio)
+{
+    (void)m;
+    hooks_add(event, fn, prio);
+}
+
+static inline void mod_hook_iq(struct mod *m, unsigned types, unsigned to,
+                               const char *ns, const char *name, hook_fn *fn,
+                               int prio)
+{
+    (void)m;
+    hooks_add_iq(types, to, ns, name, fn, prio);
+}
+
+/* The advertised features, sorted and unique; borrowed. */
+const char *const *mod_features(unsigned *n);
+const char *const *mod_account_features(unsigned *n);
+
+/* Runs every module's init; returns 0 or the first error. */
+int modules_init(void);
+/* Forgets features and hooks (shutdown). */
+void modules_shutdown(void);
+
+#endif

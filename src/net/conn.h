@@ -1,0 +1,92 @@
+/* conn.h -- a client connection: non-blocking socket, optional TLS,
+ * bounded output buffering, asynchronous close.
+ *
+ * Output written with conn_write() is buffered and sent once per loop
+ * turn by conn_flush_all() (before-sleep), so a burst of stanzas to one
+ * client costs one syscall. A peer that does not read while its buffer
+ * grows past max_out is disconnected: the server never queues without
+ * limit for a slow reader.
+ *
+ * A connection is never freed inside its own callbacks: conn_close_async()
+ * marks it, and conn_reap() (before-sleep, after the flush) calls the
+ * handler's closed() and frees it (Redis freeClientAsync). */
+#ifndef THEKE_CONN_H
+#define THEKE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+
+struct conn;
+struct tls_ctx;
+
+struct conn_handler {
+    /* Bytes arrived (decrypted when TLS is on). data is borrowed. */
+    void (*data)(struct conn *c, const char *data, size_t len);
+    /* The connection is about to be freed: drop every pointer to it.
+     * reason is a short static string for logs. */
+    void (*closed)(struct conn *c, const char *reason);
+};
+
+#define CONN_F_CLOSING 0x01u    /* close requested; no more reads */
+#define CONN_F_TLS 0x02u        /* TLS is active (or handshaking) */
+#define CONN_F_HANDSHAKE 0x04u  /* TLS handshake in progress */
+#define CONN_F_STARTTLS 0x08u   /* start TLS once the output is flushed */
+#define CONN_F_PAUSED 0x10u     /* reads paused by the upper layer */
+#define CONN_F_QUEUED 0x20u     /* on the flush list */
+#define CONN_F_READ_AGAIN 0x40u /* TLS holds decrypted bytes unread */
+
+struct conn {
+    /* read-only */
+    unsigned long id;        /* unique per process, for logs */
+    int fd;
+    unsigned flags;          /* CONN_F_* */
+    bool peer_loopback;      /* peer address is 127/8 or ::1 */
+    char peer_addr[48];      /* numeric address, for logs */
+    /* public */
+    void *ud;                /* the upper layer's state */
+    size_t max_out;          /* output buffer cap in bytes */
+    /* private */
+    struct loop *loop;
+    const struct conn_handler *h;
+    struct tls *tls;
+    struct tls_ctx *tls_ctx;
+    struct buf out;
+    unsigned watching;       /* LOOP_READ/LOOP_WRITE currently asked for */
+    struct conn *next_dirty; /* flush / close / read-again list */
+    const char *close_reason;
+};
+
+/* Wraps an accepted socket (owned from now on). With tls_ctx non-NULL the
+ * TLS handshake starts at once (direct TLS); the context is borrowed. */
+struct conn *conn_new(struct loop *l, int fd, const struct sockaddr *peer,
+                      struct tls_ctx *tls_ctx, const struct conn_handler *h,
+                      void *ud);
+
+/* Queues bytes for sending (copied). */
+void conn_write(struct conn *c, const void *data, size_t len);
+/* The buffer that conn_write() appends to, for serialising in place;
+ * call conn_wrote() after appending. */
+struct buf *conn_outbuf(struct conn *c);
+void conn_wrote(struct conn *c);
+/* Starts the server side of TLS after what is queued (e.g. <proceed/>)
+ * has been sent in the clear. */
+void conn_starttls(struct conn *c, struct tls_ctx *ctx);
+/* Sends what is queued, then closes. reason is a static string. */
+void conn_close_async(struct conn *c, const char *reason);
+/* Stops or resumes reading (e.g. while a failed login is delayed). */
+void conn_pause_read(struct conn *c, bool pause);
+bool conn_is_tls(const struct conn *c);
+
+/* Before-sleep work: flush queued output of every connection that has
+ * some, then free connections marked for closing. */
+void conn_flush_all(struct loop *l, void *ud);
+/* Closes every connection now (shutdown). */
+void conn_close_all(void);
+/* Number of open connections. */
+size_t conn_count(void);
+
+#endif

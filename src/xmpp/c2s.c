@@ -1,0 +1,775 @@
+/* c2s.c -- see c2s.h.
+ *
+ * One session per connection. The stream goes through: header ->
+ * features -> [STARTTLS -> restart] -> SASL -> restart -> bind -> stanzas.
+ * Limits: before authentication a stanza may be at most PREAUTH_STANZA_MAX
+ * bytes and the connection must authenticate within auth_timeout; after
+ * it, max_stanza_size applies (announced per XEP-0478) and a silent
+ * connection is pinged after idle_timeout and closed if it stays silent. */
+#include "xmpp/c2s.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/cfg.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/hmap.h"
+#include "core/log.h"
+#include "net/conn.h"
+#include "net/listen.h"
+#include "xml/xser.h"
+#include "xml/xstream.h"
+#include "xmpp/errors.h"
+#include "xmpp/hooks.h"
+#include "xmpp/router.h"
+#include "xmpp/sasl.h"
+#include "xmpp/server.h"
+#include "xmpp/session.h"
+
+#define NS_CLIENT "jabber:client"
+#define NS_STREAMS "http://etherx.jabber.org/streams"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_PING "urn:xmpp:ping"
+#define NS_LIMITS "urn:xmpp:stream-limits:0"
+
+/* SASL messages and registration forms are small; a stranger gets no
+ * more room than this until it has authenticated. */
+#define PREAUTH_STANZA_MAX 16384
+#define SASL_DATA_MAX 8192 /* base64 characters in one SASL element */
+#define MAX_RESOURCES_PER_ACCOUNT 32
+#define PING_GRACE_MS 30000
+/* Failed logins: delays double from FAIL_BASE_MS after the first failure,
+ * up to FAIL_MAX_MS; a record is forgotten after FAIL_FORGET_MS. */
+#define FAIL_BASE_MS 500
+#define FAIL_MAX_MS 8000
+#define FAIL_FORGET_MS (15 * 60 * 1000)
+#define FAIL_TABLE_MAX 100000
+
+static struct listener *starttls_listener, *direct_tls_listener;
+static struct session *all_sessions;
+
+struct fail_record {
+    unsigned count;
+    uint64_t last_ms;
+};
+static struct hmap failures = HMAP_INIT;
+
+static void on_data(struct conn *c, const char *data, size_t len);
+static void on_closed(struct conn *c, const char *reason);
+static const struct conn_handler c2s_handler = { on_data, on_closed };
+
+static void on_stream_open(void *ud, const struct stanza *hdr);
+static void on_stanza(void *ud, struct stanza *st);
+static void on_stream_close(void *ud);
+static void on_stream_error(void *ud, enum xstream_error err);
+static const struct xstream_cb stream_cb = { on_stream_open, on_stanza,
+                                             on_stream_close,
+                                             on_stream_error };
+static void on_timer(struct loop *l, void *ud);
+
+static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
+
+static void send_str(struct session *s, const char *xml)
+{
+    session_send_raw(s, xml, strlen(xml));
+}
+
+static void send_header(struct session *s)
+{
+    char hdr[512];
+    crypto_random_token(s->stream_id, 16);
+    snprintf(hdr, sizeof(hdr),
+             "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT
+             "' xmlns:stream='" NS_STREAMS "' id='%s' from='%s' "
+             "version='1.0' xml:lang='en'>",
+             s->stream_id, srv.domain);
+    send_str(s, hdr);
+    s->header_sent = true;
+}
+
+void c2s_stream_error(struct session *s, const char *cond, const char *text)
+{
+    if (!s->conn || (s->conn->flags & CONN_F_CLOSING))
+        return;
+    if (!s->header_sent)
+        send_header(s);
+    struct buf *out = conn_outbuf(s->conn);
+    buf_printf(out, "<stream:error><%s xmlns='" NS_STREAMS_ERR "'/>", cond);
+    if (text) {
+        buf_append_str(out, "<text xmlns='" NS_STREAMS_ERR "' xml:lang='en'>");
+        buf_append_xml_escaped(out, text, strlen(text));
+        buf_append_str(out, "</text>");
+    }
+    buf_append_str(out, "</stream:error></stream:stream>");
+    conn_wrote(s->conn);
+    log_info(s->id, "stream error: %s", cond);
+    if (s->xs)
+        xstream_stop(s->xs);
+    conn_close_async(s->conn, cond);
+}
+
+/* ---- failed-login slowdown ---- */
+
+static struct fail_record *fail_get(const char *kind, const char *key,
+                                    bool create)
+{
+    char k[JID_PART_MAX + 64];
+    snprintf(k, sizeof(k), "%s:%s", kind, key);
+    struct fail_record *r = hmap_get(&failures, k);
+    uint64_t now = loop_now_ms(srv.loop);
+    if (r && now - r->last_ms > FAIL_FORGET_MS) {
+        free(hmap_del(&failures, k));
+        r = NULL;
+    }
+    if (!r && create) {
+        if (failures.count >= FAIL_TABLE_MAX) {
+            /* Under a flood from many addresses: start over rather than
+             * grow without bound. */
+            struct fail_record *v;
+            for (size_t i = 0; hmap_next(&failures, &i, NULL, (void **)&v);)
+                free(v);
+            hmap_free(&failures);
+        }
+        r = xcalloc(1, sizeof(*r));
+        hmap_put(&failures, k, r);
+    }
+    return r;
+}
+
+static unsigned fail_count(struct session *s, const char *user)
+{
+    unsigned n = 0;
+    struct fail_record *r = fail_get("a", s->conn->peer_addr, false);
+    if (r)
+        n = r->count;
+    if (user && (r = fail_get("u", user, false)) && r->count > n)
+        n = r->count;
+    return n;
+}
+
+static void fail_note(struct session *s, const char *user)
+{
+    uint64_t now = loop_now_ms(srv.loop);
+    struct fail_record *r = fail_get("a", s->conn->peer_addr, true);
+    r->count++;
+    r->last_ms = now;
+    if (user) {
+        r = fail_get("u", user, true);
+        r->count++;
+        r->last_ms = now;
+    }
+}
+
+static void fail_clear(struct session *s, const char *user)
+{
+    char k[JID_PART_MAX + 64];
+    snprintf(k, sizeof(k), "a:%s", s->conn->peer_addr);
+    free(hmap_del(&failures, k));
+    snprintf(k, sizeof(k), "u:%s", user);
+    free(hmap_del(&failures, k));
+}
+
+/* ---- features ---- */
+
+static void add_mech(void *ud, const char *mech)
+{
+    struct stanza *mechs = ud;
+    struct stanza *m = stanza_add_child(mechs, NULL, "mechanism");
+    stanza_add_text(m, mech, strlen(mech));
+}
+
+/* The stanza size limit in force on the stream. */
+static size_t xstream_max(const struct session *s)
+{
+    if (s->authed || srv.cfg->max_stanza_size < PREAUTH_STANZA_MAX)
+        return srv.cfg->max_stanza_size;
+    return PREAUTH_STANZA_MAX;
+}
+
+static bool plaintext_allowed(const struct session *s)
+{
+    return !srv.cfg->c2s_require_encryption && s->conn->peer_loopback;
+}
+
+static void send_features(struct session *s)
+{
+    struct stanza *f = stanza_new(NS_STREAMS, "features");
+    if (!s->authed) {
+        if (!s->secure && srv.tls) {
+            struct stanza *tls = stanza_add_child(f, NS_TLS, "starttls");
+            if (!plaintext_allowed(s))
+                stanza_add_child(tls, NS_TLS, "required");
+        }
+        if (s->secure || plaintext_allowed(s)) {
+            struct stanza *mechs = stanza_add_child(f, NS_SASL, "mechanisms");
+            sasl_mechanisms(s->secure, add_mech, mechs);
+        }
+    } else {
+        stanza_add_child(f, NS_BIND, "bind");
+        struct stanza *sess = stanza_add_child(f, NS_SESSION, "session");
+        stanza_add_child(sess, NS_SESSION, "optional");
+    }
+    /* XEP-0478: the limits of this stream as it is now. */
+    struct stanza *lim = stanza_add_child(f, NS_LIMITS, "limits");
+    char num[24];
+    snprintf(num, sizeof(num), "%zu", xstream_max(s));
+    stanza_add_text(stanza_add_child(lim, NS_LIMITS, "max-bytes"), num,
+                    strlen(num));
+    if (s->authed) {
+        snprintf(num, sizeof(num), "%u", srv.cfg->idle_timeout);
+        stanza_add_text(stanza_add_child(lim, NS_LIMITS, "idle-seconds"), num,
+                        strlen(num));
+    }
+    if (s->secure || plaintext_allowed(s) || s->authed) {
+        struct hook_ctx h = { .sess = s, .data = f };
+        hooks_fire("stream-features", &h, NULL);
+    }
+    struct buf *out = conn_outbuf(s->conn);
+    buf_append_str(out, "<stream:features>");
+    for (unsigned i = 0; i < f->nchildren; i++)
+        if (f->children[i].elem)
+            xser_write(f->children[i].elem, NS_CLIENT, out);
+    buf_append_str(out, "</stream:features>");
+    conn_wrote(s->conn);
+    stanza_unref(f);
+}
+
+/* ---- session lifetime ---- */
+
+static void arm_auth_timeout(struct session *s)
+{
+    uint64_t limit = (uint64_t)srv.cfg->auth_timeout * 1000u;
+    uint64_t spent = loop_now_ms(srv.loop) - s->connected_ms;
+    timer_start(srv.loop, &s->timer, spent >= limit ? 0 : limit - spent,
+                on_timer, s);
+}
+
+static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
+{
+    bool direct_tls = ud != NULL;
+    if (direct_tls && !srv.tls) {
+        close(fd);
+        return;
+    }
+    struct session *s = xcalloc(1, sizeof(*s));
+    s->conn = conn_new(srv.loop, fd, peer, direct_tls ? srv.tls : NULL,
+                       &c2s_handler, s);
+    if (!s->conn) {
+        free(s);
+        return;
+    }
+    s->id = s->conn->id;
+    s->secure = direct_tls;
+    s->connected_ms = loop_now_ms(srv.loop);
+    s->last_read_ms = s->connected_ms;
+    /* Output may hold a few full stanzas queued for a reader that is
+     * momentarily slow; more than that is a reader that does not read. */
+    s->conn->max_out = srv.cfg->max_stanza_size * 4 + 65536;
+    struct xstream_limits lim = {
+        .max_stanza_size = xstream_max(s),
+        .max_depth = 32,
+        .max_attrs = 64,
+    };
+    s->xs = xstream_new(&lim, &stream_cb, s);
+    s->all_next = all_sessions;
+    if (all_sessions)
+        all_sessions->all_prev = s;
+    all_sessions = s;
+    arm_auth_timeout(s);
+    log_debug(s->id, "connection from %s%s", s->conn->peer_addr,
+              direct_tls ? " (direct TLS)" : "");
+}
+
+/* Takes the session out of routing: presence modules say goodbye for
+ * it. Idempotent; the session object lives on until its connection is
+ * freed. */
+static void session_end(struct session *s)
+{
+    if (!s->bound)
+        return;
+    struct hook_ctx h = { .sess = s, .from = &s->jid };
+    hooks_fire("session-closed", &h, NULL);
+    sessions_remove(s);
+    log_info(s->id, "session ended");
+}
+
+static void on_closed(struct conn *c, const char *reason)
+{
+    struct session *s = c->ud;
+    log_debug(s->id, "connection closed: %s", reason);
+    session_end(s);
+    s->conn = NULL;
+    timer_stop(srv.loop, &s->timer);
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        all_sessions = s->all_next;
+    if (s->all_next)
+        s->all_next->all_prev = s->all_prev;
+    xstream_free(s->xs);
+    sasl_free(s->sasl);
+    if (s->presence)
+        stanza_unref(s->presence);
+    session_clear_directed(s);
+    jid_free(&s->jid);
+    free(s->username);
+    free(s);
+}
+
+static void on_data(struct conn *c, const char *data, size_t len)
+{
+    struct session *s = c->ud;
+    s->last_read_ms = loop_now_ms(srv.loop);
+    s->ping_outstanding = false;
+    xstream_feed(s->xs, data, len);
+}
+
+static void send_ping(struct session *s)
+{
+    struct buf *out = conn_outbuf(s->conn);
+    buf_printf(out, "<iq type='get' id='c2s-ping-%s' from='%s' to='",
+               s->stream_id, srv.domain);
+    buf_append_xml_escaped(out, s->jid.s, strlen(s->jid.s));
+    buf_append_str(out, "'><ping xmlns='" NS_PING "'/></iq>");
+    conn_wrote(s->conn);
+}
+
+static void delayed_failure(struct session *s);
+
+static void on_timer(struct loop *l, void *ud)
+{
+    (void)l;
+    struct session *s = ud;
+    if (!s->conn)
+        return;
+    if (s->auth_delayed) {
+        delayed_failure(s);
+        return;
+    }
+    if (!s->authed) {
+        c2s_stream_error(s, "connection-timeout",
+                         "authentication took too long");
+        return;
+    }
+    uint64_t now = loop_now_ms(srv.loop);
+    uint64_t idle = (uint64_t)srv.cfg->idle_timeout * 1000u;
+    uint64_t silent = now - s->last_read_ms;
+    if (silent < idle) {
+        timer_start(srv.loop, &s->timer, idle - silent, on_timer, s);
+        return;
+    }
+    if (!s->ping_outstanding && s->bound) {
+        s->ping_outstanding = true;
+        send_ping(s);
+        timer_start(srv.loop, &s->timer, PING_GRACE_MS, on_timer, s);
+        return;
+    }
+    c2s_stream_error(s, "connection-timeout", NULL);
+}
+
+/* ---- stream ---- */
+
+static void on_stream_open(void *ud, const struct stanza *hdr)
+{
+    struct session *s = ud;
+    send_header(s);
+    const char *to = stanza_attr(hdr, "to");
+    if (to) {
+        struct buf dom = BUF_INIT;
+        bool ok = jid_nameprep(to, strlen(to), &dom) == 0 &&
+                  server_is_local_domain(buf_data(&dom), buf_used(&dom));
+        buf_free(&dom);
+        if (!ok) {
+            char q[LOG_QUOTE_BUFSZ];
+            log_info(s->id, "stream for unknown host %s",
+                     log_quote(q, sizeof(q), to, strlen(to)));
+            c2s_stream_error(s, "host-unknown", NULL);
+            return;
+        }
+    }
+    const char *version = stanza_attr(hdr, "version");
+    if (!version || version[0] < '1' || version[1] != '.') {
+        c2s_stream_error(s, "unsupported-version", NULL);
+        return;
+    }
+    send_features(s);
+}
+
+static void on_stream_close(void *ud)
+{
+    struct session *s = ud;
+    send_str(s, "</stream:stream>");
+    conn_close_async(s->conn, "stream closed by client");
+}
+
+static void on_stream_error(void *ud, enum xstream_error err)
+{
+    struct session *s = ud;
+    switch (err) {
+    case XSE_POLICY_VIOLATION:
+        c2s_stream_error(s, "policy-violation",
+                         s->authed ? "stanza too large"
+                                   : "stanza too large before login");
+        break;
+    case XSE_RESTRICTED_XML:
+        c2s_stream_error(s, "restricted-xml", NULL);
+        break;
+    case XSE_INVALID_NAMESPACE:
+        c2s_stream_error(s, "invalid-namespace", NULL);
+        break;
+    case XSE_BAD_FORMAT:
+        c2s_stream_error(s, "bad-format", NULL);
+        break;
+    default:
+        c2s_stream_error(s, "not-well-formed", NULL);
+        break;
+    }
+}
+
+static void restart_stream(struct session *s)
+{
+    s->header_sent = false;
+    xstream_reset(s->xs);
+}
+
+static void do_starttls(struct session *s)
+{
+    if (s->secure || !srv.tls) {
+        send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+        conn_close_async(s->conn, "bad STARTTLS");
+        return;
+    }
+    send_str(s, "<proceed xmlns='" NS_TLS "'/>");
+    conn_starttls(s->conn, srv.tls);
+    s->secure = true;
+    restart_stream(s);
+}
+
+static void sasl_failure(struct session *s, const char *cond)
+{
+    char xml[160];
+    snprintf(xml, sizeof(xml), "<failure xmlns='" NS_SASL "'><%s/></failure>",
+             cond);
+    send_str(s, xml);
+}
+
+/* The pending failure of a delayed login attempt is due. */
+static void delayed_failure(struct session *s)
+{
+    s->auth_delayed = false;
+    sasl_failure(s, "not-authorized");
+    conn_pause_read(s->conn, false);
+    arm_auth_timeout(s);
+}
+
+static void auth_failed(struct session *s, const char *cond)
+{
+    const char *user = s->sasl ? sasl_username(s->sasl) : NULL;
+    log_info(s->id, "authentication failed (%s)", cond);
+    unsigned previous = fail_count(s, user);
+    fail_note(s, user);
+    sasl_free(s->sasl);
+    s->sasl = NULL;
+    if (previous == 0 || !is(cond, "not-authorized")) {
+        sasl_failure(s, cond);
+        return;
+    }
+    /* Repeated failures: answer later and read nothing meanwhile, so a
+     * guesser gets few tries per minute per account and per address. */
+    uint64_t delay = FAIL_BASE_MS;
+    for (unsigned i = 1; i < previous && delay < FAIL_MAX_MS; i++)
+        delay *= 2;
+    if (delay > FAIL_MAX_MS)
+        delay = FAIL_MAX_MS;
+    s->auth_delayed = true;
+    conn_pause_read(s->conn, true);
+    timer_start(srv.loop, &s->timer, delay, on_timer, s);
+}
+
+static void auth_succeeded(struct session *s, const struct buf *extra)
+{
+    struct buf *out = conn_outbuf(s->conn);
+    buf_append_str(out, "<success xmlns='" NS_SASL "'>");
+    if (buf_used(extra))
+        base64_encode(buf_data(extra), buf_used(extra), out);
+    buf_append_str(out, "</success>");
+    conn_wrote(s->conn);
+    s->username = xstrdup(sasl_username(s->sasl));
+    s->authed = true;
+    fail_clear(s, s->username);
+    log_info(s->id, "authenticated with %s", sasl_mech(s->sasl));
+    sasl_free(s->sasl);
+    s->sasl = NULL;
+    xstream_set_max_stanza_size(s->xs, srv.cfg->max_stanza_size);
+    timer_start(srv.loop, &s->timer, (uint64_t)srv.cfg->idle_timeout * 1000u,
+                on_timer, s);
+    restart_stream(s);
+}
+
+static void sasl_feed(struct session *s, const struct stanza *el)
+{
+    struct buf text = BUF_INIT, in = BUF_INIT, out = BUF_INIT;
+    stanza_text(el, &text);
+    const char *cond = NULL;
+    if (buf_used(&text) > SASL_DATA_MAX) {
+        cond = "malformed-request";
+    } else if (!(buf_used(&text) == 1 && buf_data(&text)[0] == '=') &&
+               base64_decode(buf_data(&text), buf_used(&text), &in) < 0) {
+        cond = "incorrect-encoding";
+    } else {
+        enum sasl_result r =
+            sasl_step(s->sasl, buf_data(&in), buf_used(&in), &out, &cond);
+        if (r == SASL_CONTINUE) {
+            struct buf *o = conn_outbuf(s->conn);
+            buf_append_str(o, "<challenge xmlns='" NS_SASL "'>");
+            base64_encode(buf_data(&out), buf_used(&out), o);
+            buf_append_str(o, "</challenge>");
+            conn_wrote(s->conn);
+        } else if (r == SASL_SUCCESS) {
+            auth_succeeded(s, &out);
+        }
+    }
+    if (cond)
+        auth_failed(s, cond);
+    buf_free(&text);
+    buf_free(&in);
+    buf_free(&out);
+}
+
+static void handle_auth(struct session *s, const struct stanza *el)
+{
+    if (!s->secure && !plaintext_allowed(s)) {
+        sasl_failure(s, "encryption-required");
+        return;
+    }
+    if (s->sasl || s->auth_delayed) {
+        c2s_stream_error(s, "policy-violation", "authentication in progress");
+        return;
+    }
+    const char *mech = stanza_attr(el, "mechanism");
+    s->sasl = mech ? sasl_new(mech, s->secure) : NULL;
+    if (!s->sasl) {
+        char q[LOG_QUOTE_BUFSZ];
+        log_info(s->id, "unknown SASL mechanism %s",
+                 log_quote(q, sizeof(q), mech ? mech : "", mech ? strlen(mech) : 0));
+        sasl_failure(s, "invalid-mechanism");
+        return;
+    }
+    if (stanza_child(el, NULL, NULL) == NULL && el->nchildren == 0) {
+        /* No initial response: ask for it with an empty challenge. */
+        send_str(s, "<challenge xmlns='" NS_SASL "'/>");
+        return;
+    }
+    sasl_feed(s, el);
+}
+
+static void preauth_element(struct session *s, struct stanza *st)
+{
+    if (is(st->ns, NS_TLS) && is(st->name, "starttls")) {
+        do_starttls(s);
+    } else if (is(st->ns, NS_SASL) && is(st->name, "auth")) {
+        handle_auth(s, st);
+    } else if (is(st->ns, NS_SASL) && is(st->name, "response")) {
+        if (!s->sasl)
+            c2s_stream_error(s, "policy-violation", "no authentication");
+        else
+            sasl_feed(s, st);
+    } else if (is(st->ns, NS_SASL) && is(st->name, "abort")) {
+        sasl_free(s->sasl);
+        s->sasl = NULL;
+        sasl_failure(s, "aborted");
+    } else if (is(st->ns, NS_CLIENT) && is(st->name, "iq") &&
+               (s->secure || plaintext_allowed(s))) {
+        /* In-band registration is the one thing a stranger may ask. */
+        struct stanza *payload = stanza_child(st, NULL, NULL);
+        char event[300];
+        snprintf(event, sizeof(event), "iq-preauth/%s",
+                 payload ? payload->ns : "");
+        struct hook_ctx h = { .sess = s };
+        int r = hooks_fire(event, &h, st);
+        if (r == HOOK_PASS)
+            c2s_stream_error(s, "not-authorized", NULL);
+        else if (r < 0 && !errors_no_reply(st)) {
+            struct stanza *e = errors_reply(st, (enum stanza_error)-r, NULL);
+            session_send(s, e);
+            stanza_unref(e);
+        }
+    } else {
+        c2s_stream_error(s, "not-authorized", NULL);
+    }
+}
+
+static void reply_result(struct session *s, const struct stanza *iq,
+                         struct stanza **payload_out, const char *ns,
+                         const char *name)
+{
+    struct stanza *r = stanza_new(NS_CLIENT, "iq");
+    stanza_set_attr(r, "type", "result");
+    const char *id = stanza_attr(iq, "id");
+    if (id)
+        stanza_set_attr(r, "id", id);
+    if (s->bound)
+        stanza_set_attr(r, "to", s->jid.s);
+    struct stanza *p = ns ? stanza_add_child(r, ns, name) : NULL;
+    if (payload_out)
+        *payload_out = p;
+    else {
+        session_send(s, r);
+        stanza_unref(r);
+    }
+}
+
+static void reply_error(struct session *s, const struct stanza *iq,
+                        enum stanza_error e, const char *text)
+{
+    struct stanza *r = errors_reply(iq, e, text);
+    stanza_set_attr(r, "from", NULL);
+    session_send(s, r);
+    stanza_unref(r);
+}
+
+static void handle_bind(struct session *s, struct stanza *iq,
+                        struct stanza *bind)
+{
+    struct buf res = BUF_INIT;
+    stanza_child_text(bind, NS_BIND, "resource", &res);
+    char generated[17];
+    const char *resource;
+    if (buf_used(&res) == 0) {
+        crypto_random_token(generated, 16);
+        resource = generated;
+    } else {
+        resource = buf_cstr(&res);
+    }
+    struct jid j = JID_INIT;
+    int r = jid_make(&j, s->username, srv.domain, resource);
+    buf_free(&res);
+    if (r < 0) {
+        reply_error(s, iq, SE_BAD_REQUEST, "invalid resource");
+        return;
+    }
+    if (sessions_count_user(s->username) >= MAX_RESOURCES_PER_ACCOUNT) {
+        jid_free(&j);
+        reply_error(s, iq, SE_RESOURCE_CONSTRAINT, "too many resources");
+        return;
+    }
+    s->jid = j;
+    struct session *old = sessions_add(s);
+    if (old) {
+        /* RFC 6120 §7.7.2.2: the newer session wins. */
+        c2s_stream_error(old, "conflict", "replaced by a new session");
+        session_end(old);
+        sessions_add(s);
+    }
+    struct stanza *result, *b;
+    reply_result(s, iq, &result, NS_BIND, "bind");
+    b = stanza_child(result, NS_BIND, "bind");
+    struct stanza *jid_el = stanza_add_child(b, NS_BIND, "jid");
+    stanza_add_text(jid_el, s->jid.s, strlen(s->jid.s));
+    session_send(s, result);
+    stanza_unref(result);
+    log_info(s->id, "bound a resource");
+    struct hook_ctx h = { .sess = s, .from = &s->jid };
+    hooks_fire("session-bound", &h, NULL);
+}
+
+static void authed_element(struct session *s, struct stanza *st)
+{
+    if (!is(st->ns, NS_CLIENT)) {
+        /* Stream-level elements of extensions (stream management...). */
+        char event[300];
+        snprintf(event, sizeof(event), "stream-element/%s", st->ns);
+        struct hook_ctx h = { .sess = s, .from = s->bound ? &s->jid : NULL };
+        if (hooks_fire(event, &h, st) == HOOK_PASS)
+            c2s_stream_error(s, "unsupported-stanza-type", NULL);
+        return;
+    }
+    bool iq = is(st->name, "iq");
+    if (!iq && !is(st->name, "message") && !is(st->name, "presence")) {
+        c2s_stream_error(s, "unsupported-stanza-type", NULL);
+        return;
+    }
+    const char *type = stanza_attr(st, "type");
+    struct stanza *payload = iq ? stanza_child(st, NULL, NULL) : NULL;
+    if (iq && payload && is(type, "set") && is(payload->ns, NS_BIND) &&
+        is(payload->name, "bind")) {
+        if (s->bound)
+            reply_error(s, st, SE_NOT_ALLOWED, "already bound");
+        else
+            handle_bind(s, st, payload);
+        return;
+    }
+    if (iq && payload && is(type, "set") && is(payload->ns, NS_SESSION)) {
+        /* RFC 3921 session establishment: a no-op kept for old clients. */
+        reply_result(s, st, NULL, NULL, NULL);
+        return;
+    }
+    if (!s->bound) {
+        if (iq && !errors_no_reply(st))
+            reply_error(s, st, SE_NOT_AUTHORIZED, "bind a resource first");
+        return;
+    }
+    router_from_client(s, st);
+}
+
+static void on_stanza(void *ud, struct stanza *st)
+{
+    struct session *s = ud;
+    if (log_min_level <= LOG_DEBUG) {
+        struct buf tag = BUF_INIT;
+        xser_top_tag(st, &tag);
+        log_debug(s->id, "in: %s", buf_cstr(&tag));
+        buf_free(&tag);
+    }
+    if (s->conn && !(s->conn->flags & CONN_F_CLOSING)) {
+        if (s->authed)
+            authed_element(s, st);
+        else
+            preauth_element(s, st);
+    }
+    stanza_unref(st);
+}
+
+/* ---- listeners ---- */
+
+int c2s_start(char *err, unsigned long errsz)
+{
+    int r;
+    if (srv.cfg->c2s[0]) {
+        r = listen_open(srv.loop, srv.cfg->c2s, accept_conn, NULL,
+                        &starttls_listener);
+        if (r < 0) {
+            snprintf(err, errsz, "cannot listen on %s: %m", srv.cfg->c2s);
+            return r;
+        }
+    }
+    if (srv.cfg->c2s_tls[0] && srv.tls) {
+        r = listen_open(srv.loop, srv.cfg->c2s_tls, accept_conn, (void *)1,
+                        &direct_tls_listener);
+        if (r < 0) {
+            snprintf(err, errsz, "cannot listen on %s: %m", srv.cfg->c2s_tls);
+            return r;
+        }
+    }
+    return 0;
+}
+
+void c2s_stop(void)
+{
+    listen_close(starttls_listener);
+    listen_close(direct_tls_listener);
+    starttls_listener = direct_tls_listener = NULL;
+    for (struct session *s = all_sessions; s; s = s->all_next)
+        c2s_stream_error(s, "system-shutdown", NULL);
+    struct fail_record *v;
+    for (size_t i = 0; hmap_next(&failures, &i, NULL, (void **)&v);)
+        free(v);
+    hmap_free(&failures);
+}

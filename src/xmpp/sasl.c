@@ -1,0 +1,200 @@
+/* sasl.c -- see sasl.h. */
+#include "xmpp/sasl.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "store/store.h"
+#include "xmpp/jid.h"
+#include "xmpp/scram.h"
+#include "xmpp/server.h"
+
+enum mech { MECH_SCRAM_SHA256, MECH_SCRAM_SHA1, MECH_PLAIN };
+
+static const struct {
+    const char *name;
+    bool needs_tls;
+} mechs[] = {
+    [MECH_SCRAM_SHA256] = { "SCRAM-SHA-256", false },
+    [MECH_SCRAM_SHA1] = { "SCRAM-SHA-1", false },
+    [MECH_PLAIN] = { "PLAIN", true },
+};
+
+struct sasl {
+    enum mech mech;
+    int step;
+    bool user_known;
+    char *username; /* owned, normalised */
+    struct scram_server *scram;
+};
+
+void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
+                     void *ud)
+{
+    for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+        if (secure || !mechs[i].needs_tls)
+            fn(ud, mechs[i].name);
+}
+
+struct sasl *sasl_new(const char *mech, bool secure)
+{
+    for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+        if (strcmp(mech, mechs[i].name) != 0)
+            continue;
+        if (mechs[i].needs_tls && !secure)
+            return NULL;
+        struct sasl *x = xcalloc(1, sizeof(*x));
+        x->mech = (enum mech)i;
+        if (x->mech != MECH_PLAIN)
+            x->scram = scram_server_new(x->mech == MECH_SCRAM_SHA256
+                                            ? SCRAM_SHA256
+                                            : SCRAM_SHA1);
+        return x;
+    }
+    return NULL;
+}
+
+void sasl_free(struct sasl *x)
+{
+    if (!x)
+        return;
+    if (x->scram)
+        scram_server_free(x->scram);
+    free(x->username);
+    free(x);
+}
+
+const char *sasl_username(const struct sasl *x) { return x->username; }
+const char *sasl_mech(const struct sasl *x) { return mechs[x->mech].name; }
+
+/* Normalises a SASL authentication identity to an account name. */
+static char *account_of(const char *authcid, size_t len)
+{
+    struct buf b = BUF_INIT;
+    if (len == 0 || jid_nodeprep(authcid, len, &b) < 0 || buf_used(&b) == 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    char *s = xstrndup(buf_data(&b), buf_used(&b));
+    buf_free(&b);
+    return s;
+}
+
+/* An authorization identity is accepted only when it names the account
+ * itself (bare JID); acting for another entity is not supported. */
+static bool authzid_ok(const char *authzid, const char *username)
+{
+    if (!authzid || !*authzid)
+        return true;
+    struct jid j = JID_INIT;
+    if (jid_parse(&j, authzid, strlen(authzid)) < 0)
+        return false;
+    struct str node = jid_node(&j);
+    struct str dom = jid_domain(&j);
+    bool ok = !jid_has_resource(&j) && node.len == strlen(username) &&
+              memcmp(node.p, username, node.len) == 0 &&
+              server_is_local_domain(dom.p, dom.len);
+    jid_free(&j);
+    return ok;
+}
+
+static enum sasl_result plain_step(struct sasl *x, const char *in, size_t len,
+                                   const char **cond)
+{
+    /* message = [authzid] NUL authcid NUL passwd (RFC 4616) */
+    const char *nul1 = memchr(in, '\0', len);
+    if (!nul1) {
+        *cond = "malformed-request";
+        return SASL_FAILURE;
+    }
+    const char *authcid = nul1 + 1;
+    const char *nul2 = memchr(authcid, '\0', len - (size_t)(authcid - in));
+    if (!nul2) {
+        *cond = "malformed-request";
+        return SASL_FAILURE;
+    }
+    const char *pass = nul2 + 1;
+    size_t passlen = len - (size_t)(pass - in);
+    if (memchr(pass, '\0', passlen) || passlen == 0 || passlen > 1023) {
+        *cond = "malformed-request";
+        return SASL_FAILURE;
+    }
+    x->username = account_of(authcid, (size_t)(nul2 - authcid));
+    if (!x->username) {
+        *cond = "not-authorized";
+        return SASL_FAILURE;
+    }
+    char *authzid = xstrndup(in, (size_t)(nul1 - in));
+    bool az = authzid_ok(authzid, x->username);
+    free(authzid);
+    if (!az) {
+        *cond = "invalid-authzid";
+        return SASL_FAILURE;
+    }
+    struct scram_creds c;
+    char *pw = xstrndup(pass, passlen);
+    int r = store_user_get_creds(srv.store, x->username, SCRAM_SHA256, &c);
+    if (r == 0)
+        r = scram_check_password(SCRAM_SHA256, &c, pw);
+    memset(pw, 0, passlen);
+    free(pw);
+    if (r != 0) {
+        *cond = "not-authorized";
+        return SASL_FAILURE;
+    }
+    return SASL_SUCCESS;
+}
+
+static enum sasl_result scram_step(struct sasl *x, const char *in, size_t len,
+                                   struct buf *out, const char **cond)
+{
+    enum scram_hash h = x->mech == MECH_SCRAM_SHA256 ? SCRAM_SHA256
+                                                     : SCRAM_SHA1;
+    if (x->step == 0) {
+        x->step = 1;
+        if (scram_server_client_first(x->scram, in, len) < 0) {
+            *cond = "malformed-request";
+            return SASL_FAILURE;
+        }
+        const char *user = scram_server_username(x->scram);
+        x->username = account_of(user, strlen(user));
+        if (!x->username) {
+            *cond = "not-authorized";
+            return SASL_FAILURE;
+        }
+        if (!authzid_ok(scram_server_authzid(x->scram), x->username)) {
+            *cond = "invalid-authzid";
+            return SASL_FAILURE;
+        }
+        struct scram_creds c;
+        if (store_user_get_creds(srv.store, x->username, h, &c) == 0) {
+            x->user_known = true;
+        } else {
+            /* Go on with fake credentials so that the answer does not
+             * tell which accounts exist. */
+            scram_creds_fake(h, x->username, &c);
+        }
+        scram_server_first(x->scram, &c, out);
+        return SASL_CONTINUE;
+    }
+    if (x->step == 1) {
+        x->step = 2;
+        int r = scram_server_client_final(x->scram, in, len, out);
+        if (r == 0 && x->user_known)
+            return SASL_SUCCESS;
+        buf_reset(out);
+        *cond = r == -ERR_PROTO ? "malformed-request" : "not-authorized";
+        return SASL_FAILURE;
+    }
+    *cond = "malformed-request";
+    return SASL_FAILURE;
+}
+
+enum sasl_result sasl_step(struct sasl *x, const char *in, size_t len,
+                           struct buf *out, const char **cond)
+{
+    if (x->mech == MECH_PLAIN)
+        return plain_step(x, in, len, cond);
+    return scram_step(x, in, len, out, cond);
+}

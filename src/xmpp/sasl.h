@@ -1,0 +1,36 @@
+/* sasl.h -- SASL authentication for c2s (RFC 6120 §6): the mechanisms
+ * SCRAM-SHA-256, SCRAM-SHA-1 and, on encrypted streams only, PLAIN.
+ *
+ * The exchange works on decoded bytes; c2s.c handles the XML, base64 and
+ * the slowing down of repeated failures. A mechanism once offered is
+ * never withdrawn: clients pin the best one they have used. */
+#ifndef THEKE_SASL_H
+#define THEKE_SASL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
+enum sasl_result { SASL_CONTINUE, SASL_SUCCESS, SASL_FAILURE };
+
+struct sasl;
+
+/* Calls fn for each mechanism offered on a stream, best first. */
+void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
+                     void *ud);
+/* Starts an exchange; NULL when mech is not offered on this stream. */
+struct sasl *sasl_new(const char *mech, bool secure);
+void sasl_free(struct sasl *x);
+
+/* Feeds the client's (decoded) message. On SASL_CONTINUE out holds the
+ * challenge; on SASL_SUCCESS out holds the additional data (may be
+ * empty); on SASL_FAILURE *cond names the RFC 6120 §6.5 condition. */
+enum sasl_result sasl_step(struct sasl *x, const char *in, size_t len,
+                           struct buf *out, const char **cond);
+/* The authenticated account (normalised username), after success; or the
+ * claimed one after a failure (for rate limiting), possibly NULL. */
+const char *sasl_username(const struct sasl *x);
+const char *sasl_mech(const struct sasl *x);
+
+#endif

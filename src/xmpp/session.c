@@ -1,0 +1,114 @@
+/* session.c -- see session.h. */
+#include "xmpp/session.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hmap.h"
+#include "net/conn.h"
+#include "xml/xser.h"
+
+#define NS_CLIENT "jabber:client"
+/* Directed presence is remembered to send unavailable later; a session
+ * that sends it to more peers than this loses the oldest entries. */
+#define MAX_DIRECTED 256
+
+static struct hmap by_user = HMAP_INIT; /* username -> first session */
+static size_t bound_count;
+
+struct session *sessions_add(struct session *s)
+{
+    struct session *head = hmap_get(&by_user, s->username);
+    for (struct session *o = head; o; o = o->next_of_user)
+        if (jid_equal(&o->jid, &s->jid))
+            return o;
+    s->next_of_user = head;
+    hmap_put(&by_user, s->username, s);
+    s->bound = true;
+    bound_count++;
+    return NULL;
+}
+
+void sessions_remove(struct session *s)
+{
+    if (!s->bound)
+        return;
+    struct session *head = hmap_get(&by_user, s->username);
+    struct session **pp = &head;
+    while (*pp && *pp != s)
+        pp = &(*pp)->next_of_user;
+    if (*pp)
+        *pp = s->next_of_user;
+    if (head)
+        hmap_put(&by_user, s->username, head);
+    else
+        hmap_del(&by_user, s->username);
+    s->next_of_user = NULL;
+    s->bound = false;
+    bound_count--;
+}
+
+struct session *sessions_find(const struct jid *full)
+{
+    if (!jid_has_node(full) || !jid_has_resource(full))
+        return NULL;
+    struct str node = jid_node(full);
+    struct session *s = hmap_getn(&by_user, node.p, node.len);
+    for (; s; s = s->next_of_user)
+        if (jid_equal(&s->jid, full))
+            return s;
+    return NULL;
+}
+
+struct session *sessions_of_user(const char *username)
+{
+    return hmap_get(&by_user, username);
+}
+
+size_t sessions_count_user(const char *username)
+{
+    size_t n = 0;
+    for (struct session *s = sessions_of_user(username); s; s = s->next_of_user)
+        n++;
+    return n;
+}
+
+size_t sessions_count(void) { return bound_count; }
+
+void session_send(struct session *s, const struct stanza *st)
+{
+    if (!s->conn)
+        return;
+    xser_write(st, NS_CLIENT, conn_outbuf(s->conn));
+    conn_wrote(s->conn);
+}
+
+void session_send_raw(struct session *s, const char *xml, size_t len)
+{
+    if (s->conn)
+        conn_write(s->conn, xml, len);
+}
+
+void session_add_directed(struct session *s, const char *jid)
+{
+    for (unsigned i = 0; i < s->ndirected; i++)
+        if (strcmp(s->directed[i], jid) == 0)
+            return;
+    if (s->ndirected == MAX_DIRECTED) {
+        free(s->directed[0]);
+        memmove(s->directed, s->directed + 1,
+                (MAX_DIRECTED - 1) * sizeof(*s->directed));
+        s->ndirected--;
+    }
+    s->directed = xrealloc(s->directed,
+                           (s->ndirected + 1) * sizeof(*s->directed));
+    s->directed[s->ndirected++] = xstrdup(jid);
+}
+
+void session_clear_directed(struct session *s)
+{
+    for (unsigned i = 0; i < s->ndirected; i++)
+        free(s->directed[i]);
+    FREE_NULL(s->directed);
+    s->ndirected = 0;
+}

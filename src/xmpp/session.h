@@ -1,0 +1,74 @@
+/* session.h -- client sessions and the registry of bound resources.
+ *
+ * A session is born with its connection (c2s.c), becomes authenticated
+ * (SASL) and then bound to a full JID (RFC 6120 §7). Only bound sessions
+ * are in the registry, which maps an account to the list of its sessions
+ * so that routing to a bare JID touches that account only. */
+#ifndef THEKE_SESSION_H
+#define THEKE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "xmpp/jid.h"
+
+struct conn;
+struct xstream;
+struct stanza;
+struct sasl;
+
+struct session {
+    /* read-only outside c2s.c */
+    unsigned long id;        /* the connection's id, for logs */
+    struct conn *conn;       /* NULL once the connection is gone */
+    bool secure;             /* TLS is on */
+    bool authed;             /* SASL succeeded */
+    bool bound;              /* in the registry with jid */
+    char *username;          /* owned; the account, after SASL */
+    struct jid jid;          /* full JID once bound */
+    /* presence state, owned by the presence and roster modules */
+    bool available;          /* sent available presence */
+    bool interested;         /* requested the roster (RFC 6121 §2.1.6) */
+    int priority;            /* of the last available presence */
+    struct stanza *presence; /* last available presence (a reference) */
+    char **directed;         /* JIDs sent directed presence, owned */
+    unsigned ndirected;
+    /* private to session.c / c2s.c */
+    struct session *next_of_user;
+    struct xstream *xs;
+    struct sasl *sasl;
+    unsigned state;
+    bool header_sent;
+    struct timer timer;
+    uint64_t last_read_ms;
+    bool ping_outstanding;
+    bool auth_delayed;
+    char stream_id[20];
+    uint64_t connected_ms;
+    struct session *all_prev, *all_next; /* every c2s session */
+};
+
+/* Adds s (bound, with a full JID) to the registry. A session already
+ * bound to the same full JID is returned so the caller can replace it
+ * (RFC 6120 §7.7.2.2); otherwise NULL. */
+struct session *sessions_add(struct session *s);
+void sessions_remove(struct session *s);
+struct session *sessions_find(const struct jid *full);
+/* First bound session of an account; iterate with ->next_of_user. */
+struct session *sessions_of_user(const char *username);
+size_t sessions_count_user(const char *username);
+size_t sessions_count(void);
+
+/* Serialises st to the session's connection (st is borrowed). Drops it
+ * silently when the connection is gone. */
+void session_send(struct session *s, const struct stanza *st);
+/* Sends raw, already serialised XML. */
+void session_send_raw(struct session *s, const char *xml, size_t len);
+
+/* Remembers that s sent directed presence to jid (RFC 6121 §4.6). */
+void session_add_directed(struct session *s, const char *jid);
+void session_clear_directed(struct session *s);
+
+#endif
