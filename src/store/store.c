@@ -1,0 +1,220 @@
+/* store.c -- the store_* wrappers over a backend's struct store_ops, and
+ * the roster item helpers shared by every backend.
+ *
+ * The wrappers check the arguments every backend would otherwise check
+ * again, and put "out" structures into a defined state before the
+ * backend runs, so a caller may free them whatever the result. SQL and
+ * anything else backend-specific lives in store_<backend>.c. */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+
+void roster_item_free(struct roster_item *it)
+{
+    if (!it)
+        return;
+    free(it->contact);
+    free(it->name);
+    for (size_t i = 0; i < it->ngroups; i++)
+        free(it->groups[i]);
+    free(it->groups);
+    memset(it, 0, sizeof(*it));
+}
+
+void roster_item_copy(struct roster_item *dst, const struct roster_item *src)
+{
+    *dst = *src;
+    dst->contact = xstrdup(src->contact);
+    dst->name = xstrdup(src->name);
+    dst->groups = NULL;
+    if (src->ngroups) {
+        dst->groups = xcalloc(src->ngroups, sizeof(char *));
+        for (size_t i = 0; i < src->ngroups; i++)
+            dst->groups[i] = xstrdup(src->groups[i]);
+    }
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+int store_flush(struct store *st)
+{
+    return st->ops->flush(st);
+}
+
+int store_user_create(struct store *st, const char *user,
+                      const struct scram_creds *sha1,
+                      const struct scram_creds *sha256)
+{
+    if (!user || !*user || !sha1 || !sha256)
+        return -ERR_INVAL;
+    return st->ops->user_create(st, user, sha1, sha256);
+}
+
+int store_user_set_creds(struct store *st, const char *user,
+                         const struct scram_creds *sha1,
+                         const struct scram_creds *sha256)
+{
+    if (!user || !*user || !sha1 || !sha256)
+        return -ERR_INVAL;
+    return st->ops->user_set_creds(st, user, sha1, sha256);
+}
+
+int store_user_get_creds(struct store *st, const char *user, enum scram_hash h,
+                         struct scram_creds *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!user || (h != SCRAM_SHA1 && h != SCRAM_SHA256))
+        return -ERR_INVAL;
+    return st->ops->user_get_creds(st, user, h, out);
+}
+
+int store_user_exists(struct store *st, const char *user)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->user_exists(st, user);
+}
+
+int store_user_delete(struct store *st, const char *user, const char *bare_jid)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->user_delete(st, user, bare_jid);
+}
+
+int store_user_list(struct store *st, store_user_fn *fn, void *ud)
+{
+    return st->ops->user_list(st, fn, ud);
+}
+
+int store_roster_list(struct store *st, const char *user, store_roster_fn *fn,
+                      void *ud)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->roster_list(st, user, fn, ud);
+}
+
+int store_roster_get(struct store *st, const char *user, const char *contact,
+                     struct roster_item *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!user || !contact)
+        return -ERR_INVAL;
+    return st->ops->roster_get(st, user, contact, out);
+}
+
+int store_roster_put(struct store *st, const char *user,
+                     const struct roster_item *it)
+{
+    if (!user || !it || !it->contact || !*it->contact ||
+        (unsigned)it->sub > SUB_BOTH || (it->ngroups && !it->groups))
+        return -ERR_INVAL;
+    for (size_t i = 0; i < it->ngroups; i++) {
+        if (!it->groups[i])
+            return -ERR_INVAL;
+    }
+    return st->ops->roster_put(st, user, it);
+}
+
+int store_roster_del(struct store *st, const char *user, const char *contact)
+{
+    if (!user || !contact)
+        return -ERR_INVAL;
+    return st->ops->roster_del(st, user, contact);
+}
+
+int store_roster_version(struct store *st, const char *user, int64_t *out)
+{
+    *out = 0;
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->roster_version(st, user, out);
+}
+
+int store_pending_add(struct store *st, const char *user, const char *contact,
+                      const char *xml, size_t len)
+{
+    if (!user || !contact || (!xml && len))
+        return -ERR_INVAL;
+    return st->ops->pending_add(st, user, contact, xml ? xml : "", len);
+}
+
+int store_pending_del(struct store *st, const char *user, const char *contact)
+{
+    if (!user || !contact)
+        return -ERR_INVAL;
+    return st->ops->pending_del(st, user, contact);
+}
+
+int store_pending_list(struct store *st, const char *user, store_blob_fn *fn,
+                       void *ud)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->pending_list(st, user, fn, ud);
+}
+
+int store_offline_push(struct store *st, const char *user, const char *xml,
+                       size_t len, int64_t *id_out)
+{
+    if (id_out)
+        *id_out = 0;
+    if (!user || (!xml && len))
+        return -ERR_INVAL;
+    return st->ops->offline_push(st, user, xml ? xml : "", len, id_out);
+}
+
+int store_offline_list(struct store *st, const char *user, store_blob_fn *fn,
+                       void *ud)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->offline_list(st, user, fn, ud);
+}
+
+int store_offline_del_upto(struct store *st, const char *user, int64_t id)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->offline_del_upto(st, user, id);
+}
+
+int store_offline_count(struct store *st, const char *user, int64_t *out)
+{
+    *out = 0;
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->offline_count(st, user, out);
+}
+
+int store_kv_get(struct store *st, const char *user, const char *ns,
+                 const char *key, struct buf *out)
+{
+    if (!user || !ns || !key)
+        return -ERR_INVAL;
+    return st->ops->kv_get(st, user, ns, key, out);
+}
+
+int store_kv_put(struct store *st, const char *user, const char *ns,
+                 const char *key, const char *value, size_t len)
+{
+    if (!user || !ns || !key || (!value && len))
+        return -ERR_INVAL;
+    return st->ops->kv_put(st, user, ns, key, value ? value : "", len);
+}
+
+int store_kv_del(struct store *st, const char *user, const char *ns,
+                 const char *key)
+{
+    if (!user || !ns || !key)
+        return -ERR_INVAL;
+    return st->ops->kv_del(st, user, ns, key);
+}

@@ -1,0 +1,986 @@
+/* store_sqlite.c -- the embedded SQLite backend of store.h.
+ *
+ * One connection per process, in WAL mode so that thekectl can change
+ * accounts while theked runs: readers never block the writer, and two
+ * writers wait for each other up to BUSY_TIMEOUT_MS. Every statement is
+ * prepared once at open and reused. The schema is the list of numbered
+ * migrations in schema/NNNN-*.sql, compiled in; PRAGMA user_version
+ * counts how many were applied, and they run in one transaction.
+ *
+ * Batching (store.h): the first write after a flush opens the batch with
+ * BEGIN IMMEDIATE, which takes the write lock at once, so a batch can
+ * never fail half-way when another process holds the lock; store_flush()
+ * commits. Writes made of several statements run inside a SAVEPOINT, so
+ * a failing store_* call leaves nothing of itself in the batch.
+ *
+ * Callbacks of the *_list functions may call back into the store: a
+ * statement still being stepped is never reset under its caller, a
+ * one-off copy is prepared instead. The xml handed to store_blob_fn is
+ * NUL-terminated (not counted in len).
+ *
+ * What it does not do: decide what to keep (the offline quota, archive
+ * retention) -- callers do; and roster pushes for the rosters that
+ * user_delete changes -- the server sends those. */
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "schema.h"
+
+/* How long a write waits for another process's transaction (thekectl
+ * against theked) before giving up with -ERR_STORE. */
+#define BUSY_TIMEOUT_MS 5000
+
+#define N_MIGRATIONS                                                           \
+    ((int)(sizeof(schema_migrations) / sizeof(schema_migrations[0])))
+
+enum q {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_SAVEPOINT,
+    Q_RELEASE,
+    Q_ROLLBACK_TO,
+    Q_USER_CREATE,
+    Q_USER_SET_CREDS,
+    Q_USER_GET_SHA1,
+    Q_USER_GET_SHA256,
+    Q_USER_EXISTS,
+    Q_USER_DELETE,
+    Q_USER_LIST,
+    Q_CONTACT_BUMP,
+    Q_CONTACT_ROSTER_DEL,
+    Q_CONTACT_PENDING_DEL,
+    Q_ROSTER_LIST,
+    Q_ROSTER_GET,
+    Q_ROSTER_PUT,
+    Q_ROSTER_DEL,
+    Q_ROSTER_BUMP,
+    Q_ROSTER_VERSION,
+    Q_PENDING_ADD,
+    Q_PENDING_DEL,
+    Q_PENDING_LIST,
+    Q_OFFLINE_PUSH,
+    Q_OFFLINE_LIST,
+    Q_OFFLINE_DEL_UPTO,
+    Q_OFFLINE_COUNT,
+    Q_KV_GET,
+    Q_KV_PUT,
+    Q_KV_DEL,
+    Q_COUNT
+};
+
+#define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
+
+static const char *const sql_text[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT op",
+    [Q_RELEASE] = "RELEASE op",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO op",
+    [Q_USER_CREATE] =
+        "INSERT INTO users (username, creds_sha1, creds_sha256, created_at)"
+        " VALUES (?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))",
+    [Q_USER_SET_CREDS] = "UPDATE users SET creds_sha1 = ?2, creds_sha256 = ?3"
+                         " WHERE username = ?1",
+    [Q_USER_GET_SHA1] = "SELECT creds_sha1 FROM users WHERE username = ?1",
+    [Q_USER_GET_SHA256] = "SELECT creds_sha256 FROM users WHERE username = ?1",
+    [Q_USER_EXISTS] = "SELECT 1 FROM users WHERE username = ?1",
+    [Q_USER_DELETE] = "DELETE FROM users WHERE username = ?1",
+    [Q_USER_LIST] = "SELECT username FROM users ORDER BY username",
+    /* The rosters that lose an item when an account goes away change
+     * version too. The WHERE clause also keeps the parser from reading
+     * ON CONFLICT as a join constraint. */
+    [Q_CONTACT_BUMP] = "INSERT INTO roster_version (username, ver)"
+                       " SELECT username, ?2 FROM roster WHERE contact = ?1"
+                       " ON CONFLICT (username) DO UPDATE SET ver = ver + 1",
+    [Q_CONTACT_ROSTER_DEL] = "DELETE FROM roster WHERE contact = ?1",
+    [Q_CONTACT_PENDING_DEL] = "DELETE FROM pending WHERE contact = ?1",
+    [Q_ROSTER_LIST] = "SELECT " ROSTER_COLS " FROM roster"
+                      " WHERE username = ?1 ORDER BY contact",
+    [Q_ROSTER_GET] = "SELECT " ROSTER_COLS " FROM roster"
+                     " WHERE username = ?1 AND contact = ?2",
+    [Q_ROSTER_PUT] =
+        "INSERT INTO roster (username, " ROSTER_COLS ")"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (username, contact) DO UPDATE SET"
+        " name = excluded.name, sub = excluded.sub,"
+        " ask_out = excluded.ask_out, approved = excluded.approved,"
+        " groups = excluded.groups",
+    [Q_ROSTER_DEL] = "DELETE FROM roster WHERE username = ?1 AND contact = ?2",
+    [Q_ROSTER_BUMP] =
+        "INSERT INTO roster_version (username, ver) VALUES (?1, ?2)"
+        " ON CONFLICT (username) DO UPDATE SET ver = ver + 1",
+    [Q_ROSTER_VERSION] = "SELECT ver FROM roster_version WHERE username = ?1",
+    [Q_PENDING_ADD] =
+        "INSERT INTO pending (username, contact, xml, id) VALUES (?1, ?2, ?3,"
+        " (SELECT COALESCE(MAX(id), 0) + 1 FROM pending WHERE username = ?1))"
+        " ON CONFLICT (username, contact) DO UPDATE SET"
+        " xml = excluded.xml, id = excluded.id",
+    [Q_PENDING_DEL] =
+        "DELETE FROM pending WHERE username = ?1 AND contact = ?2",
+    [Q_PENDING_LIST] = "SELECT id, contact, xml FROM pending"
+                       " WHERE username = ?1 ORDER BY id",
+    [Q_OFFLINE_PUSH] = "INSERT INTO offline (username, xml) VALUES (?1, ?2)",
+    [Q_OFFLINE_LIST] = "SELECT id, xml FROM offline"
+                       " WHERE username = ?1 ORDER BY id",
+    [Q_OFFLINE_DEL_UPTO] =
+        "DELETE FROM offline WHERE username = ?1 AND id <= ?2",
+    [Q_OFFLINE_COUNT] = "SELECT COUNT(*) FROM offline WHERE username = ?1",
+    [Q_KV_GET] =
+        "SELECT value FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
+    [Q_KV_PUT] =
+        "INSERT INTO kv (username, ns, key, value) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (username, ns, key) DO UPDATE SET value = excluded.value",
+    [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
+};
+
+struct sqlite_store {
+    struct store base;           /* public: must stay first */
+    sqlite3 *db;                 /* private */
+    sqlite3_stmt *stmt[Q_COUNT]; /* prepared at open, reused */
+    bool busy[Q_COUNT];          /* stmt[q] is being stepped by a caller */
+    bool in_tx;                  /* a batch is open (BEGIN was run) */
+    bool lost;                   /* SQLite rolled the batch back on error;
+                                    reported by the next flush */
+};
+
+static struct sqlite_store *from_store(struct store *st);
+static int sql_fail(struct sqlite_store *s, int rc, const char *what);
+static void check_tx(struct sqlite_store *s);
+static sqlite3_stmt *stmt_get(struct sqlite_store *s, enum q q);
+static void stmt_put(struct sqlite_store *s, enum q q, sqlite3_stmt *st);
+static int bind_va(sqlite3_stmt *st, const char *fmt, va_list ap);
+static sqlite3_stmt *query(struct sqlite_store *s, enum q q, const char *fmt,
+                           ...);
+static int run(struct sqlite_store *s, enum q q, const char *fmt, ...);
+static int begin_write(struct sqlite_store *s);
+static int op_begin(struct sqlite_store *s);
+static int op_end(struct sqlite_store *s, int r);
+static int64_t now_ms(void);
+static void groups_encode(const struct roster_item *it, struct buf *out);
+static void groups_decode(const char *s, size_t len, struct roster_item *it);
+static void row_to_item(sqlite3_stmt *st, struct roster_item *it);
+static int exec_sql(struct sqlite_store *s, const char *sql);
+static int read_int(struct sqlite_store *s, const char *sql, int64_t *out);
+static int set_journal_wal(struct sqlite_store *s, const char *path);
+static int migrate(struct sqlite_store *s);
+static void destroy(struct sqlite_store *s);
+
+static struct sqlite_store *from_store(struct store *st)
+{
+    return (struct sqlite_store *)st;
+}
+
+/* Maps a failed step to an ERR_* code. Constraint failures are answers
+ * the caller asked for (duplicate key, unknown account) and are not
+ * logged; anything else is. */
+static int sql_fail(struct sqlite_store *s, int rc, const char *what)
+{
+    int r;
+    switch (rc) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        r = -ERR_EXISTS;
+        break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        r = -ERR_NOTFOUND;
+        break;
+    default:
+        log_error(0, "store: %s: %s (%d)", what, sqlite3_errmsg(s->db), rc);
+        r = -ERR_STORE;
+        break;
+    }
+    check_tx(s);
+    return r;
+}
+
+/* Some errors (a full disk, I/O errors) make SQLite roll back the whole
+ * transaction. The batch's earlier writes are then gone, which the next
+ * flush must report. */
+static void check_tx(struct sqlite_store *s)
+{
+    if (s->in_tx && sqlite3_get_autocommit(s->db)) {
+        log_error(0, "store: the current batch was rolled back");
+        s->in_tx = false;
+        s->lost = true;
+    }
+}
+
+/* Returns the prepared statement for q, or a one-off copy when a caller
+ * up the stack is still stepping it (a list callback calling back into
+ * the store). NULL when the copy cannot be prepared. */
+static sqlite3_stmt *stmt_get(struct sqlite_store *s, enum q q)
+{
+    if (!s->busy[q]) {
+        s->busy[q] = true;
+        return s->stmt[q];
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql_text[q], -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: prepare: %s", sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    return st;
+}
+
+static void stmt_put(struct sqlite_store *s, enum q q, sqlite3_stmt *st)
+{
+    if (st == s->stmt[q]) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        s->busy[q] = false;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+/* Binds parameters 1.. from fmt: 't' a string (NULL binds NULL), 'b' a
+ * blob as (const char *, size_t), 'i' an int64_t. Values are borrowed:
+ * every caller resets the statement before returning. */
+static int bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; fmt[i] && rc == SQLITE_OK; i++) {
+        if (fmt[i] == 't') {
+            const char *v = va_arg(ap, const char *);
+            rc = sqlite3_bind_text(st, i + 1, v, -1, SQLITE_STATIC);
+        } else if (fmt[i] == 'b') {
+            const char *v = va_arg(ap, const char *);
+            size_t n = va_arg(ap, size_t);
+            rc = sqlite3_bind_blob64(st, i + 1, v, n, SQLITE_STATIC);
+        } else {
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+        }
+    }
+    return rc;
+}
+
+/* Prepares q for reading, bound as in bind_va(). Release with
+ * stmt_put(). */
+static sqlite3_stmt *query(struct sqlite_store *s, enum q q, const char *fmt,
+                           ...)
+{
+    sqlite3_stmt *st = stmt_get(s, q);
+    if (!st)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_va(st, fmt, ap);
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        sql_fail(s, rc, "bind");
+        stmt_put(s, q, st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Runs the write statement q inside the batch. Returns the number of
+ * rows it changed, or a negative ERR_*. */
+static int run(struct sqlite_store *s, enum q q, const char *fmt, ...)
+{
+    int r = begin_write(s);
+    if (r < 0)
+        return r;
+    sqlite3_stmt *st = stmt_get(s, q);
+    if (!st)
+        return -ERR_STORE;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_va(st, fmt, ap);
+    va_end(ap);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        int n = sqlite3_changes(s->db);
+        r = n < 0 ? 0 : n;
+    } else {
+        r = sql_fail(s, rc, sql_text[q]);
+    }
+    stmt_put(s, q, st);
+    return r;
+}
+
+/* Opens the batch if none is open. BEGIN IMMEDIATE waits up to the busy
+ * timeout for the write lock and fails after that. */
+static int begin_write(struct sqlite_store *s)
+{
+    check_tx(s);
+    if (s->in_tx)
+        return 0;
+    sqlite3_stmt *st = stmt_get(s, Q_BEGIN);
+    if (!st)
+        return -ERR_STORE;
+    int rc = sqlite3_step(st);
+    stmt_put(s, Q_BEGIN, st);
+    if (rc != SQLITE_DONE) {
+        log_error(0, "store: cannot start a write transaction: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+        return -ERR_STORE;
+    }
+    s->in_tx = true;
+    return 0;
+}
+
+/* Starts a write made of several statements; op_end() finishes it and
+ * undoes all of it when r is negative. */
+static int op_begin(struct sqlite_store *s)
+{
+    int r = begin_write(s);
+    if (r == 0)
+        r = run(s, Q_SAVEPOINT, "");
+    return r < 0 ? r : 0;
+}
+
+static int op_end(struct sqlite_store *s, int r)
+{
+    check_tx(s);
+    if (!s->in_tx)
+        return r < 0 ? r : -ERR_STORE;
+    if (r < 0)
+        run(s, Q_ROLLBACK_TO, "");
+    int rr = run(s, Q_RELEASE, "");
+    if (r >= 0 && rr < 0)
+        r = rr;
+    return r;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Group names joined with '\n'; '\' and '\n' inside a name escaped. */
+static void groups_encode(const struct roster_item *it, struct buf *out)
+{
+    for (size_t i = 0; i < it->ngroups; i++) {
+        if (i > 0)
+            buf_append(out, "\n", 1);
+        for (const char *p = it->groups[i]; *p; p++) {
+            if (*p == '\\')
+                buf_append(out, "\\\\", 2);
+            else if (*p == '\n')
+                buf_append(out, "\\n", 2);
+            else
+                buf_append(out, p, 1);
+        }
+    }
+}
+
+static void groups_decode(const char *s, size_t len, struct roster_item *it)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == '\n';
+    it->groups = xcalloc(n, sizeof(char *));
+    it->ngroups = 0;
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '\n') {
+            if (buf_used(&b))
+                it->groups[it->ngroups++] =
+                    xstrndup(buf_data(&b), buf_used(&b));
+            buf_reset(&b);
+        } else if (s[i] == '\\' && i + 1 < len) {
+            i++;
+            buf_append(&b, s[i] == 'n' ? "\n" : &s[i], 1);
+        } else {
+            buf_append(&b, &s[i], 1);
+        }
+    }
+    buf_free(&b);
+    if (it->ngroups == 0)
+        FREE_NULL(it->groups);
+}
+
+/* Fills it (owned strings) from a row of ROSTER_COLS. */
+static void row_to_item(sqlite3_stmt *st, struct roster_item *it)
+{
+    memset(it, 0, sizeof(*it));
+    it->contact = xstrdup((const char *)sqlite3_column_text(st, 0));
+    if (!it->contact)
+        it->contact = xstrdup("");
+    it->name = xstrdup((const char *)sqlite3_column_text(st, 1));
+    int sub = sqlite3_column_int(st, 2);
+    it->sub =
+        sub >= SUB_NONE && sub <= SUB_BOTH ? (enum roster_sub)sub : SUB_NONE;
+    it->ask_out = sqlite3_column_int(st, 3) != 0;
+    it->approved = sqlite3_column_int(st, 4) != 0;
+    const char *g = (const char *)sqlite3_column_text(st, 5);
+    size_t glen = (size_t)sqlite3_column_bytes(st, 5);
+    if (g && glen)
+        groups_decode(g, glen, it);
+}
+
+/* --- accounts --- */
+
+static int sqlite_user_create(struct store *st, const char *user,
+                              const struct scram_creds *sha1,
+                              const struct scram_creds *sha256)
+{
+    struct sqlite_store *s = from_store(st);
+    struct buf c1 = BUF_INIT, c2 = BUF_INIT;
+    scram_creds_format(sha1, &c1);
+    scram_creds_format(sha256, &c2);
+    int r = run(s, Q_USER_CREATE, "ttt", user, buf_cstr(&c1), buf_cstr(&c2));
+    buf_free(&c1);
+    buf_free(&c2);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_user_set_creds(struct store *st, const char *user,
+                                 const struct scram_creds *sha1,
+                                 const struct scram_creds *sha256)
+{
+    struct sqlite_store *s = from_store(st);
+    struct buf c1 = BUF_INIT, c2 = BUF_INIT;
+    scram_creds_format(sha1, &c1);
+    scram_creds_format(sha256, &c2);
+    int r = run(s, Q_USER_SET_CREDS, "ttt", user, buf_cstr(&c1), buf_cstr(&c2));
+    buf_free(&c1);
+    buf_free(&c2);
+    if (r == 0)
+        return -ERR_NOTFOUND;
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_user_get_creds(struct store *st, const char *user,
+                                 enum scram_hash h, struct scram_creds *out)
+{
+    struct sqlite_store *s = from_store(st);
+    enum q q = h == SCRAM_SHA1 ? Q_USER_GET_SHA1 : Q_USER_GET_SHA256;
+    sqlite3_stmt *stmt = query(s, q, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int r;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(stmt, 0);
+        r = text ? scram_creds_parse(h, text, out) : -ERR_INVAL;
+        if (r < 0) {
+            /* The account is named neither here nor in the log line:
+             * thekectl user passwd repairs it. */
+            log_error(0, "store: stored %s credentials do not parse",
+                      scram_mech_name(h));
+            memset(out, 0, sizeof(*out));
+            r = -ERR_STORE;
+        }
+    } else if (rc == SQLITE_DONE) {
+        r = -ERR_NOTFOUND;
+    } else {
+        r = sql_fail(s, rc, sql_text[q]);
+    }
+    stmt_put(s, q, stmt);
+    return r;
+}
+
+static int sqlite_user_exists(struct store *st, const char *user)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_USER_EXISTS, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int r;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = 1;
+    else if (rc == SQLITE_DONE)
+        r = 0;
+    else
+        r = sql_fail(s, rc, sql_text[Q_USER_EXISTS]);
+    stmt_put(s, Q_USER_EXISTS, stmt);
+    return r;
+}
+
+static int sqlite_user_delete(struct store *st, const char *user,
+                              const char *bare_jid)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = op_begin(s);
+    if (r < 0)
+        return r;
+    /* The account's own rows go by ON DELETE CASCADE. */
+    r = run(s, Q_USER_DELETE, "t", user);
+    if (r == 0)
+        r = -ERR_NOTFOUND;
+    if (r > 0 && bare_jid) {
+        r = run(s, Q_CONTACT_BUMP, "ti", bare_jid, now_ms());
+        if (r >= 0)
+            r = run(s, Q_CONTACT_ROSTER_DEL, "t", bare_jid);
+        if (r >= 0)
+            r = run(s, Q_CONTACT_PENDING_DEL, "t", bare_jid);
+    }
+    r = op_end(s, r);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_user_list(struct store *st, store_user_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_USER_LIST, "");
+    if (!stmt)
+        return -ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *u = (const char *)sqlite3_column_text(stmt, 0);
+        if (u)
+            fn(ud, u);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_USER_LIST]);
+    stmt_put(s, Q_USER_LIST, stmt);
+    return r;
+}
+
+/* --- roster --- */
+
+static int sqlite_roster_list(struct store *st, const char *user,
+                              store_roster_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_ROSTER_LIST, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct roster_item it;
+        row_to_item(stmt, &it);
+        fn(ud, &it);
+        roster_item_free(&it);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_ROSTER_LIST]);
+    stmt_put(s, Q_ROSTER_LIST, stmt);
+    return r;
+}
+
+static int sqlite_roster_get(struct store *st, const char *user,
+                             const char *contact, struct roster_item *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_ROSTER_GET, "tt", user, contact);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        row_to_item(stmt, out);
+    else if (rc == SQLITE_DONE)
+        r = -ERR_NOTFOUND;
+    else
+        r = sql_fail(s, rc, sql_text[Q_ROSTER_GET]);
+    stmt_put(s, Q_ROSTER_GET, stmt);
+    return r;
+}
+
+static int sqlite_roster_put(struct store *st, const char *user,
+                             const struct roster_item *it)
+{
+    struct sqlite_store *s = from_store(st);
+    struct buf groups = BUF_INIT;
+    groups_encode(it, &groups);
+    int r = op_begin(s);
+    if (r == 0) {
+        r = run(s, Q_ROSTER_PUT, "tttiiit", user, it->contact, it->name,
+                (int64_t)it->sub, (int64_t)it->ask_out, (int64_t)it->approved,
+                buf_cstr(&groups));
+        if (r >= 0)
+            r = run(s, Q_ROSTER_BUMP, "ti", user, now_ms());
+        r = op_end(s, r);
+    }
+    buf_free(&groups);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_roster_del(struct store *st, const char *user,
+                             const char *contact)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = op_begin(s);
+    if (r < 0)
+        return r;
+    r = run(s, Q_ROSTER_DEL, "tt", user, contact);
+    if (r == 0)
+        r = -ERR_NOTFOUND;
+    if (r > 0)
+        r = run(s, Q_ROSTER_BUMP, "ti", user, now_ms());
+    r = op_end(s, r);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_roster_version(struct store *st, const char *user,
+                                 int64_t *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_ROSTER_VERSION, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else if (rc == SQLITE_DONE)
+        *out = 0;
+    else
+        r = sql_fail(s, rc, sql_text[Q_ROSTER_VERSION]);
+    stmt_put(s, Q_ROSTER_VERSION, stmt);
+    return r;
+}
+
+/* --- pending subscription requests and offline messages --- */
+
+static int sqlite_pending_add(struct store *st, const char *user,
+                              const char *contact, const char *xml, size_t len)
+{
+    int r = run(from_store(st), Q_PENDING_ADD, "ttb", user, contact, xml, len);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_pending_del(struct store *st, const char *user,
+                              const char *contact)
+{
+    int r = run(from_store(st), Q_PENDING_DEL, "tt", user, contact);
+    if (r == 0)
+        return -ERR_NOTFOUND;
+    return r < 0 ? r : 0;
+}
+
+/* Steps a statement whose rows are (id, [contact,] xml) into fn. */
+static int list_blobs(struct sqlite_store *s, enum q q, const char *user,
+                      bool with_contact, store_blob_fn *fn, void *ud)
+{
+    sqlite3_stmt *stmt = query(s, q, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int xcol = with_contact ? 2 : 1;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(stmt, 0);
+        const char *contact =
+            with_contact ? (const char *)sqlite3_column_text(stmt, 1) : NULL;
+        /* column_text NUL-terminates the blob for callers that want a
+         * C string; it must come before column_bytes. */
+        const char *xml = (const char *)sqlite3_column_text(stmt, xcol);
+        size_t len = (size_t)sqlite3_column_bytes(stmt, xcol);
+        fn(ud, id, contact, xml ? xml : "", len);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
+    return r;
+}
+
+static int sqlite_pending_list(struct store *st, const char *user,
+                               store_blob_fn *fn, void *ud)
+{
+    return list_blobs(from_store(st), Q_PENDING_LIST, user, true, fn, ud);
+}
+
+static int sqlite_offline_push(struct store *st, const char *user,
+                               const char *xml, size_t len, int64_t *id_out)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = run(s, Q_OFFLINE_PUSH, "tb", user, xml, len);
+    if (r < 0)
+        return r;
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sqlite_offline_list(struct store *st, const char *user,
+                               store_blob_fn *fn, void *ud)
+{
+    return list_blobs(from_store(st), Q_OFFLINE_LIST, user, false, fn, ud);
+}
+
+static int sqlite_offline_del_upto(struct store *st, const char *user,
+                                   int64_t id)
+{
+    int r = run(from_store(st), Q_OFFLINE_DEL_UPTO, "ti", user, id);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_offline_count(struct store *st, const char *user,
+                                int64_t *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_OFFLINE_COUNT, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else
+        r = sql_fail(s, rc, sql_text[Q_OFFLINE_COUNT]);
+    stmt_put(s, Q_OFFLINE_COUNT, stmt);
+    return r;
+}
+
+/* --- key-value documents --- */
+
+static int sqlite_kv_get(struct store *st, const char *user, const char *ns,
+                         const char *key, struct buf *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_KV_GET, "ttt", user, ns, key);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const void *v = sqlite3_column_blob(stmt, 0);
+        size_t n = (size_t)sqlite3_column_bytes(stmt, 0);
+        if (v && n)
+            buf_append(out, v, n);
+    } else if (rc == SQLITE_DONE) {
+        r = -ERR_NOTFOUND;
+    } else {
+        r = sql_fail(s, rc, sql_text[Q_KV_GET]);
+    }
+    stmt_put(s, Q_KV_GET, stmt);
+    return r;
+}
+
+static int sqlite_kv_put(struct store *st, const char *user, const char *ns,
+                         const char *key, const char *value, size_t len)
+{
+    int r = run(from_store(st), Q_KV_PUT, "tttb", user, ns, key, value, len);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_kv_del(struct store *st, const char *user, const char *ns,
+                         const char *key)
+{
+    int r = run(from_store(st), Q_KV_DEL, "ttt", user, ns, key);
+    if (r == 0)
+        return -ERR_NOTFOUND;
+    return r < 0 ? r : 0;
+}
+
+/* --- batches, open and close --- */
+
+static int sqlite_flush(struct store *st)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = 0;
+    check_tx(s);
+    if (s->in_tx) {
+        sqlite3_stmt *stmt = stmt_get(s, Q_COMMIT);
+        int rc = stmt ? sqlite3_step(stmt) : SQLITE_NOMEM;
+        if (stmt)
+            stmt_put(s, Q_COMMIT, stmt);
+        if (rc != SQLITE_DONE) {
+            log_error(0, "store: commit failed, batch dropped: %s (%d)",
+                      sqlite3_errmsg(s->db), rc);
+            if (!sqlite3_get_autocommit(s->db))
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            r = -ERR_STORE;
+        }
+        s->in_tx = false;
+    }
+    if (s->lost) {
+        s->lost = false;
+        r = -ERR_STORE;
+    }
+    return r;
+}
+
+/* Runs SQL that returns no rows (migrations, pragmas). */
+static int exec_sql(struct sqlite_store *s, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: %s (%d)", msg ? msg : sqlite3_errstr(rc), rc);
+        sqlite3_free(msg);
+        return -ERR_STORE;
+    }
+    return 0;
+}
+
+/* Runs a statement that returns one integer (PRAGMA user_version). */
+static int read_int(struct sqlite_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        log_error(0, "store: %s: %s (%d)", sql, sqlite3_errmsg(s->db), rc);
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -ERR_STORE;
+}
+
+/* WAL lets readers (thekectl user list, a backup) run beside the writer;
+ * the pragma answers with the mode actually in effect. A ":memory:"
+ * database (tests) has no file to share and stays in memory mode. */
+static int set_journal_wal(struct sqlite_store *s, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int r = 0;
+    if (rc != SQLITE_ROW) {
+        log_error(0, "store: cannot set WAL mode: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+        r = -ERR_STORE;
+    } else {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        bool in_memory = strcmp(path, ":memory:") == 0;
+        if (!mode || strcmp(mode, in_memory ? "memory" : "wal") != 0) {
+            log_error(0, "store: journal mode is %s, not wal",
+                      mode ? mode : "unknown");
+            r = -ERR_STORE;
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Applies the migrations the database has not seen yet, all in one
+ * transaction, so a failure leaves the previous schema intact. */
+static int migrate(struct sqlite_store *s)
+{
+    int64_t v = 0;
+    if (read_int(s, "PRAGMA user_version", &v) < 0)
+        return -ERR_STORE;
+    if (v == N_MIGRATIONS)
+        return 0;
+    if (exec_sql(s, "BEGIN IMMEDIATE") < 0)
+        return -ERR_STORE;
+    /* Another process may have migrated between the check and the
+     * lock (theked and thekectl started together). */
+    if (read_int(s, "PRAGMA user_version", &v) < 0)
+        goto fail;
+    if (v < 0 || v > N_MIGRATIONS) {
+        log_error(0,
+                  "store: database schema version %lld is newer than "
+                  "this program (%d)",
+                  (long long)v, N_MIGRATIONS);
+        goto fail;
+    }
+    for (int i = (int)v; i < N_MIGRATIONS; i++) {
+        char sql[48];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
+        if (exec_sql(s, schema_migrations[i]) < 0 || exec_sql(s, sql) < 0)
+            goto fail;
+    }
+    if (exec_sql(s, "COMMIT") < 0)
+        goto fail;
+    if (v < N_MIGRATIONS)
+        log_info(0, "store: schema migrated from version %lld to %d",
+                 (long long)v, N_MIGRATIONS);
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -ERR_STORE;
+}
+
+static void destroy(struct sqlite_store *s)
+{
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        log_error(0, "store: close: %s", sqlite3_errmsg(s->db));
+    free(s);
+}
+
+static void sqlite_close(struct store *st)
+{
+    struct sqlite_store *s = from_store(st);
+    /* A batch still open at close is committed rather than dropped: the
+     * caller had no chance to see it fail. */
+    if (sqlite_flush(st) < 0)
+        log_error(0, "store: writes of the last batch were lost");
+    destroy(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .flush = sqlite_flush,
+    .user_create = sqlite_user_create,
+    .user_set_creds = sqlite_user_set_creds,
+    .user_get_creds = sqlite_user_get_creds,
+    .user_exists = sqlite_user_exists,
+    .user_delete = sqlite_user_delete,
+    .user_list = sqlite_user_list,
+    .roster_list = sqlite_roster_list,
+    .roster_get = sqlite_roster_get,
+    .roster_put = sqlite_roster_put,
+    .roster_del = sqlite_roster_del,
+    .roster_version = sqlite_roster_version,
+    .pending_add = sqlite_pending_add,
+    .pending_del = sqlite_pending_del,
+    .pending_list = sqlite_pending_list,
+    .offline_push = sqlite_offline_push,
+    .offline_list = sqlite_offline_list,
+    .offline_del_upto = sqlite_offline_del_upto,
+    .offline_count = sqlite_offline_count,
+    .kv_get = sqlite_kv_get,
+    .kv_put = sqlite_kv_put,
+    .kv_del = sqlite_kv_del,
+};
+
+int store_sqlite_open(const char *path, struct store **out)
+{
+    *out = NULL;
+    struct sqlite_store *s = xcalloc(1, sizeof(*s));
+    s->base.ops = &sqlite_ops;
+    int rc = sqlite3_open_v2(
+        path, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: cannot open %s: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* foreign_keys cannot change inside a transaction, so it is set
+     * before the migrations; synchronous=NORMAL is durable across a
+     * process crash in WAL mode, and only the last commits can be lost
+     * to a power failure. */
+    if (set_journal_wal(s, path) < 0 ||
+        exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL") <
+            0)
+        goto fail;
+    int64_t fk = 0;
+    if (read_int(s, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
+        log_error(0, "store: this SQLite does not enforce foreign keys");
+        goto fail;
+    }
+    if (migrate(s) < 0)
+        goto fail;
+    for (int i = 0; i < Q_COUNT; i++) {
+        rc = sqlite3_prepare_v3(s->db, sql_text[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            log_error(0, "store: prepare %s: %s", sql_text[i],
+                      sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    *out = &s->base;
+    return 0;
+fail:
+    destroy(s);
+    return -ERR_STORE;
+}

@@ -1,0 +1,968 @@
+/* test_store.c -- the store interface against the SQLite backend.
+ *
+ * Every test gets a database in its own temporary directory. The backend
+ * is included rather than linked so the tests can reach its connection
+ * (to shorten the busy timeout) and so SQLite's allocator can be swapped
+ * for one that fails on demand (the malloc-failure tests). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "store/store_sqlite.c"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+struct fx {
+    char dir[64];  /* temporary directory */
+    char path[96]; /* dir/theke.db */
+    struct store *st;
+};
+
+/* --- SQLite allocator that fails on demand --- */
+
+static long fail_countdown = -1; /* allocations until failure; -1 never */
+static unsigned long failed;     /* allocations refused so far */
+
+/* A 16-byte header keeps SQLite's 8-byte alignment and remembers sizes. */
+static void *fm_malloc(int n)
+{
+    if (fail_countdown == 0) {
+        failed++;
+        return NULL;
+    }
+    if (fail_countdown > 0)
+        fail_countdown--;
+    size_t *p = malloc((size_t)n + 16);
+    if (!p)
+        return NULL;
+    p[0] = (size_t)n;
+    return (char *)p + 16;
+}
+
+static void fm_free(void *p)
+{
+    if (p)
+        free((char *)p - 16);
+}
+
+static int fm_size(void *p)
+{
+    return p ? (int)*(size_t *)((char *)p - 16) : 0;
+}
+
+static void *fm_realloc(void *p, int n)
+{
+    if (!p)
+        return fm_malloc(n);
+    void *q = fm_malloc(n);
+    if (!q)
+        return NULL;
+    int old = fm_size(p);
+    memcpy(q, p, (size_t)(old < n ? old : n));
+    fm_free(p);
+    return q;
+}
+
+static int fm_roundup(int n)
+{
+    return (n + 7) & ~7;
+}
+static int fm_init(void *ud)
+{
+    (void)ud;
+    return SQLITE_OK;
+}
+static void fm_shutdown(void *ud)
+{
+    (void)ud;
+}
+
+static const sqlite3_mem_methods fm_methods = {
+    fm_malloc,  fm_free, fm_realloc,  fm_size,
+    fm_roundup, fm_init, fm_shutdown, NULL,
+};
+
+/* --- helpers --- */
+
+/* Silences the log around failures a test provokes on purpose. */
+static void quiet(bool on)
+{
+    log_set_level(on ? LOG_ERROR + 1 : LOG_WARN);
+}
+
+static void rm_db(const char *path)
+{
+    char p[128];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/theke-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/theke.db", f->dir);
+    if (store_sqlite_open(f->path, &f->st) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->st);
+    rm_db(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fx *f)
+{
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+}
+
+static void make_creds(struct scram_creds *c, enum scram_hash h,
+                       unsigned char seed)
+{
+    memset(c, 0, sizeof(*c));
+    c->salt_len = 16;
+    c->iterations = 4096 + seed;
+    c->key_len = h == SCRAM_SHA1 ? 20 : 32;
+    for (size_t i = 0; i < sizeof(c->salt); i++)
+        c->salt[i] = (unsigned char)(seed + i);
+    for (size_t i = 0; i < c->key_len; i++) {
+        c->stored_key[i] = (unsigned char)(seed * 3 + i);
+        c->server_key[i] = (unsigned char)(seed * 7 + i);
+    }
+    memset(c->salt + c->salt_len, 0, sizeof(c->salt) - c->salt_len);
+}
+
+static void assert_creds_equal(const struct scram_creds *a,
+                               const struct scram_creds *b)
+{
+    assert_int_equal(a->iterations, b->iterations);
+    assert_int_equal(a->salt_len, b->salt_len);
+    assert_memory_equal(a->salt, b->salt, a->salt_len);
+    assert_int_equal(a->key_len, b->key_len);
+    assert_memory_equal(a->stored_key, b->stored_key, a->key_len);
+    assert_memory_equal(a->server_key, b->server_key, a->key_len);
+}
+
+static int add_user(struct store *st, const char *user, unsigned char seed)
+{
+    struct scram_creds c1, c2;
+    make_creds(&c1, SCRAM_SHA1, seed);
+    make_creds(&c2, SCRAM_SHA256, seed);
+    return store_user_create(st, user, &c1, &c2);
+}
+
+/* Collects callback output into one newline-separated string. */
+struct collect {
+    struct buf b;
+    int n;
+};
+
+static void collect_user(void *ud, const char *username)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s\n", username);
+    c->n++;
+}
+
+static void collect_roster(void *ud, const struct roster_item *it)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s|%s|%d%d%d|", it->contact, it->name ? it->name : "-",
+               (int)it->sub, it->ask_out, it->approved);
+    for (size_t i = 0; i < it->ngroups; i++)
+        buf_printf(&c->b, "[%s]", it->groups[i]);
+    buf_append_str(&c->b, "\n");
+    c->n++;
+}
+
+static void collect_blob(void *ud, int64_t id, const char *contact,
+                         const char *xml, size_t len)
+{
+    struct collect *c = ud;
+    (void)id;
+    /* The xml is NUL-terminated for callers that want a C string. */
+    assert_int_equal(xml[len], '\0');
+    buf_printf(&c->b, "%s=", contact ? contact : "-");
+    buf_append(&c->b, xml, len);
+    buf_append_str(&c->b, "\n");
+    c->n++;
+}
+
+static const char *collected(struct collect *c)
+{
+    return buf_cstr(&c->b);
+}
+
+static int64_t sql_count(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* --- schema --- */
+
+static void test_migrate_empty(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), N_MIGRATIONS);
+    assert_true(N_MIGRATIONS >= 1);
+    /* Every table of the first migration is there. */
+    assert_int_equal(sql_count(f->path,
+                               "SELECT COUNT(*) FROM sqlite_master WHERE "
+                               "type = 'table' AND name IN ('users', "
+                               "'roster', 'roster_version', 'pending', "
+                               "'offline', 'kv')"),
+                     6);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* Opening an up-to-date database changes nothing. */
+    reopen(f);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), N_MIGRATIONS);
+}
+
+static void test_migrate_newer_refused(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    struct store *st = (struct store *)1;
+    quiet(true);
+    assert_int_equal(store_sqlite_open(f->path, &st), -ERR_STORE);
+    quiet(false);
+    assert_null(st);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), 999);
+    /* Let the teardown close a real store. */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+    sqlite3_close(db);
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+}
+
+static void test_open_bad_path(void **state)
+{
+    (void)state;
+    struct store *st = (struct store *)1;
+    quiet(true);
+    assert_int_equal(store_sqlite_open("/nonexistent/dir/theke.db", &st),
+                     -ERR_STORE);
+    quiet(false);
+    assert_null(st);
+}
+
+static void test_open_in_memory(void **state)
+{
+    (void)state;
+    struct store *st;
+    assert_int_equal(store_sqlite_open(":memory:", &st), 0);
+    assert_int_equal(add_user(st, "alice", 1), 0);
+    assert_int_equal(store_flush(st), 0);
+    assert_int_equal(store_user_exists(st, "alice"), 1);
+    store_close(st);
+}
+
+/* --- accounts --- */
+
+static void test_user_create_get(void **state)
+{
+    struct fx *f = *state;
+    struct scram_creds c;
+    assert_int_equal(store_user_exists(f->st, "alice"), 0);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    assert_int_equal(add_user(f->st, "alice", 2), -ERR_EXISTS);
+
+    struct scram_creds want;
+    make_creds(&want, SCRAM_SHA1, 1);
+    assert_int_equal(store_user_get_creds(f->st, "alice", SCRAM_SHA1, &c), 0);
+    assert_creds_equal(&c, &want);
+    make_creds(&want, SCRAM_SHA256, 1);
+    assert_int_equal(store_user_get_creds(f->st, "alice", SCRAM_SHA256, &c), 0);
+    assert_creds_equal(&c, &want);
+
+    assert_int_equal(store_user_get_creds(f->st, "bob", SCRAM_SHA1, &c),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_flush(f->st), 0);
+}
+
+static void test_user_set_creds(void **state)
+{
+    struct fx *f = *state;
+    struct scram_creds c1, c2, got;
+    make_creds(&c1, SCRAM_SHA1, 9);
+    make_creds(&c2, SCRAM_SHA256, 9);
+    assert_int_equal(store_user_set_creds(f->st, "alice", &c1, &c2),
+                     -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_user_set_creds(f->st, "alice", &c1, &c2), 0);
+    assert_int_equal(store_user_get_creds(f->st, "alice", SCRAM_SHA1, &got), 0);
+    assert_creds_equal(&got, &c1);
+    assert_int_equal(store_user_get_creds(f->st, "alice", SCRAM_SHA256, &got),
+                     0);
+    assert_creds_equal(&got, &c2);
+}
+
+static void test_user_bad_creds_in_db(void **state)
+{
+    struct fx *f = *state;
+    struct scram_creds c;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE users SET creds_sha1 = 'x'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    quiet(true);
+    assert_int_equal(store_user_get_creds(f->st, "alice", SCRAM_SHA1, &c),
+                     -ERR_STORE);
+    quiet(false);
+    assert_int_equal(c.key_len, 0);
+}
+
+static void test_user_list_sorted(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_user_list(f->st, collect_user, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(add_user(f->st, "carol", 1), 0);
+    assert_int_equal(add_user(f->st, "alice", 2), 0);
+    assert_int_equal(add_user(f->st, "bob", 3), 0);
+    assert_int_equal(store_user_list(f->st, collect_user, &c), 0);
+    assert_string_equal(collected(&c), "alice\nbob\ncarol\n");
+    buf_free(&c.b);
+}
+
+static void fill_alice_and_bob(struct store *st)
+{
+    struct roster_item it = {0};
+    assert_int_equal(add_user(st, "alice", 1), 0);
+    assert_int_equal(add_user(st, "bob", 2), 0);
+    assert_int_equal(add_user(st, "carol", 3), 0);
+    it.contact = "bob@example.com";
+    it.sub = SUB_BOTH;
+    assert_int_equal(store_roster_put(st, "alice", &it), 0);
+    it.contact = "alice@example.com";
+    assert_int_equal(store_roster_put(st, "bob", &it), 0);
+    it.contact = "carol@example.com";
+    assert_int_equal(store_roster_put(st, "bob", &it), 0);
+    it.contact = "alice@example.com";
+    assert_int_equal(store_roster_put(st, "carol", &it), 0);
+    assert_int_equal(
+        store_pending_add(st, "alice", "bob@example.com", "<p/>", 4), 0);
+    assert_int_equal(
+        store_pending_add(st, "bob", "alice@example.com", "<p/>", 4), 0);
+    assert_int_equal(
+        store_pending_add(st, "bob", "carol@example.com", "<p/>", 4), 0);
+    assert_int_equal(store_offline_push(st, "alice", "<m/>", 4, NULL), 0);
+    assert_int_equal(store_offline_push(st, "bob", "<m/>", 4, NULL), 0);
+    assert_int_equal(store_kv_put(st, "alice", "ns", "k", "v", 1), 0);
+    assert_int_equal(store_kv_put(st, "bob", "ns", "k", "v", 1), 0);
+}
+
+static void test_user_delete_cascade(void **state)
+{
+    struct fx *f = *state;
+    fill_alice_and_bob(f->st);
+    assert_int_equal(store_flush(f->st), 0);
+    int64_t bob_ver = 0, carol_ver = 0, ver = 0, n = 0;
+    store_roster_version(f->st, "bob", &bob_ver);
+    store_roster_version(f->st, "carol", &carol_ver);
+
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@example.com"), 0);
+    assert_int_equal(store_user_exists(f->st, "alice"), 0);
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@example.com"),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_flush(f->st), 0);
+
+    /* The account's own rows are gone from every table. */
+    assert_int_equal(sql_count(f->path, "SELECT (SELECT COUNT(*) FROM roster"
+                                        " WHERE username = 'alice') +"
+                                        " (SELECT COUNT(*) FROM pending"
+                                        " WHERE username = 'alice') +"
+                                        " (SELECT COUNT(*) FROM offline"
+                                        " WHERE username = 'alice') +"
+                                        " (SELECT COUNT(*) FROM kv"
+                                        " WHERE username = 'alice') +"
+                                        " (SELECT COUNT(*) FROM roster_version"
+                                        " WHERE username = 'alice')"),
+                     0);
+    assert_int_equal(store_offline_count(f->st, "alice", &n), 0);
+    assert_int_equal(n, 0);
+
+    /* Other users lose the items and requests naming alice, nothing
+     * else, and their rosters change version. */
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_roster_list(f->st, "bob", collect_roster, &c), 0);
+    assert_string_equal(collected(&c), "carol@example.com|-|300|\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_roster_list(f->st, "carol", collect_roster, &c), 0);
+    assert_string_equal(collected(&c), "");
+    buf_reset(&c.b);
+    assert_int_equal(store_pending_list(f->st, "bob", collect_blob, &c), 0);
+    assert_string_equal(collected(&c), "carol@example.com=<p/>\n");
+    buf_free(&c.b);
+    store_roster_version(f->st, "bob", &ver);
+    assert_true(ver > bob_ver);
+    store_roster_version(f->st, "carol", &ver);
+    assert_true(ver > carol_ver);
+    assert_int_equal(store_offline_count(f->st, "bob", &n), 0);
+    assert_int_equal(n, 1);
+    struct buf v = BUF_INIT;
+    assert_int_equal(store_kv_get(f->st, "bob", "ns", "k", &v), 0);
+    buf_free(&v);
+
+    /* The name can be taken again, with nothing of the old account. */
+    assert_int_equal(add_user(f->st, "alice", 5), 0);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "k", &v),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_roster_version(f->st, "alice", &ver), 0);
+    assert_int_equal(ver, 0);
+}
+
+/* --- roster --- */
+
+static void test_roster_put_get(void **state)
+{
+    struct fx *f = *state;
+    char *groups[] = {"Friends", "Work\nPlace", "back\\slash"};
+    struct roster_item it = {
+        .contact = "bob@example.com",
+        .name = "Bob",
+        .sub = SUB_TO,
+        .ask_out = true,
+        .approved = true,
+        .groups = groups,
+        .ngroups = 3,
+    };
+    struct roster_item got;
+    assert_int_equal(store_roster_put(f->st, "alice", &it), -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_roster_get(f->st, "alice", "bob@example.com", &got),
+                     -ERR_NOTFOUND);
+    assert_null(got.contact);
+    roster_item_free(&got);
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    assert_int_equal(store_roster_get(f->st, "alice", "bob@example.com", &got),
+                     0);
+    assert_string_equal(got.contact, "bob@example.com");
+    assert_string_equal(got.name, "Bob");
+    assert_int_equal(got.sub, SUB_TO);
+    assert_true(got.ask_out);
+    assert_true(got.approved);
+    assert_int_equal(got.ngroups, 3);
+    assert_string_equal(got.groups[0], "Friends");
+    assert_string_equal(got.groups[1], "Work\nPlace");
+    assert_string_equal(got.groups[2], "back\\slash");
+
+    struct roster_item copy;
+    roster_item_copy(&copy, &got);
+    roster_item_free(&got);
+    assert_string_equal(copy.groups[1], "Work\nPlace");
+    assert_string_equal(copy.name, "Bob");
+    roster_item_free(&copy);
+    assert_null(copy.contact);
+    assert_int_equal(copy.ngroups, 0);
+
+    /* Replacing keeps one item and takes every field. */
+    it.name = NULL;
+    it.sub = SUB_BOTH;
+    it.ask_out = false;
+    it.approved = false;
+    it.ngroups = 0;
+    it.groups = NULL;
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    assert_int_equal(store_roster_get(f->st, "alice", "bob@example.com", &got),
+                     0);
+    assert_null(got.name);
+    assert_int_equal(got.sub, SUB_BOTH);
+    assert_false(got.ask_out);
+    assert_false(got.approved);
+    assert_int_equal(got.ngroups, 0);
+    assert_null(got.groups);
+    roster_item_free(&got);
+    /* Another user's roster is separate. */
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_roster_get(f->st, "bob", "bob@example.com", &got),
+                     -ERR_NOTFOUND);
+}
+
+static void test_roster_list_del_version(void **state)
+{
+    struct fx *f = *state;
+    int64_t v0 = -1, v1, v2, v3, v4;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_roster_version(f->st, "alice", &v0), 0);
+    assert_int_equal(v0, 0);
+    assert_int_equal(store_roster_version(f->st, "nobody", &v0), 0);
+    assert_int_equal(v0, 0);
+
+    char *g[] = {"G"};
+    struct roster_item it = {.contact = "zed@example.com", .sub = SUB_FROM};
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    store_roster_version(f->st, "alice", &v1);
+    assert_true(v1 > v0);
+    it.contact = "amy@example.com";
+    it.name = "Amy";
+    it.groups = g;
+    it.ngroups = 1;
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    store_roster_version(f->st, "alice", &v2);
+    assert_true(v2 > v1);
+
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_roster_list(f->st, "alice", collect_roster, &c), 0);
+    assert_string_equal(collected(&c), "amy@example.com|Amy|200|[G]\n"
+                                       "zed@example.com|-|200|\n");
+    buf_reset(&c.b);
+
+    assert_int_equal(store_roster_del(f->st, "alice", "nobody@example.com"),
+                     -ERR_NOTFOUND);
+    store_roster_version(f->st, "alice", &v3);
+    assert_int_equal(v3, v2);
+    assert_int_equal(store_roster_del(f->st, "alice", "zed@example.com"), 0);
+    store_roster_version(f->st, "alice", &v4);
+    assert_true(v4 > v3);
+    assert_int_equal(store_roster_list(f->st, "alice", collect_roster, &c), 0);
+    assert_string_equal(collected(&c), "amy@example.com|Amy|200|[G]\n");
+    buf_free(&c.b);
+
+    assert_int_equal(store_flush(f->st), 0);
+    reopen(f);
+    store_roster_version(f->st, "alice", &v0);
+    assert_int_equal(v0, v4);
+}
+
+/* A list callback that writes to the list it is walking. */
+static void rename_each(void *ud, const struct roster_item *it)
+{
+    struct store *st = ud;
+    struct roster_item copy, got;
+    roster_item_copy(&copy, it);
+    free(copy.name);
+    copy.name = xstrdup("renamed");
+    assert_int_equal(store_roster_put(st, "alice", &copy), 0);
+    assert_int_equal(store_roster_get(st, "alice", copy.contact, &got), 0);
+    assert_string_equal(got.name, "renamed");
+    roster_item_free(&got);
+    roster_item_free(&copy);
+}
+
+static void nested_list(void *ud, const char *username)
+{
+    struct store *st = ud;
+    struct collect c = {BUF_INIT, 0};
+    (void)username;
+    assert_int_equal(store_user_list(st, collect_user, &c), 0);
+    assert_int_equal(c.n, 2);
+    buf_free(&c.b);
+}
+
+static void test_callbacks_reenter(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    struct roster_item it = {.contact = "a@example.com"};
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    it.contact = "b@example.com";
+    assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
+    assert_int_equal(store_roster_list(f->st, "alice", rename_each, f->st), 0);
+    assert_int_equal(store_user_list(f->st, nested_list, f->st), 0);
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_roster_list(f->st, "alice", collect_roster, &c), 0);
+    assert_string_equal(collected(&c), "a@example.com|renamed|000|\n"
+                                       "b@example.com|renamed|000|\n");
+    buf_free(&c.b);
+    assert_int_equal(store_flush(f->st), 0);
+}
+
+/* --- pending requests --- */
+
+static void test_pending(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(store_pending_add(f->st, "alice", "a@x", "<1/>", 4),
+                     -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_pending_add(f->st, "alice", "a@x", "<1/>", 4), 0);
+    assert_int_equal(store_pending_add(f->st, "alice", "b@x", "<2/>", 4), 0);
+    assert_int_equal(store_pending_add(f->st, "alice", "c@x", "<3/>", 4), 0);
+    /* A repeated request replaces the old one and moves to the end. */
+    assert_int_equal(store_pending_add(f->st, "alice", "a@x", "<4/>", 4), 0);
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_pending_list(f->st, "alice", collect_blob, &c), 0);
+    assert_string_equal(collected(&c), "b@x=<2/>\nc@x=<3/>\na@x=<4/>\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_pending_del(f->st, "alice", "c@x"), 0);
+    assert_int_equal(store_pending_del(f->st, "alice", "c@x"), -ERR_NOTFOUND);
+    assert_int_equal(store_pending_list(f->st, "alice", collect_blob, &c), 0);
+    assert_string_equal(collected(&c), "b@x=<2/>\na@x=<4/>\n");
+    buf_free(&c.b);
+}
+
+/* --- offline messages --- */
+
+struct ids {
+    int64_t id[8];
+    int n;
+};
+
+static void collect_id(void *ud, int64_t id, const char *contact,
+                       const char *xml, size_t len)
+{
+    struct ids *ids = ud;
+    assert_null(contact);
+    assert_int_equal(strlen(xml), len);
+    if (ids->n < 8)
+        ids->id[ids->n++] = id;
+}
+
+static void test_offline(void **state)
+{
+    struct fx *f = *state;
+    int64_t id1, id2, id3, id4, n;
+    assert_int_equal(store_offline_push(f->st, "alice", "<m/>", 4, &id1),
+                     -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_offline_push(f->st, "alice", "<m1/>", 5, &id1), 0);
+    assert_int_equal(store_offline_push(f->st, "bob", "<b/>", 4, NULL), 0);
+    assert_int_equal(store_offline_push(f->st, "alice", "<m2/>", 5, &id2), 0);
+    assert_int_equal(store_offline_push(f->st, "alice", "", 0, &id3), 0);
+    assert_true(id1 < id2 && id2 < id3);
+    assert_int_equal(store_offline_count(f->st, "alice", &n), 0);
+    assert_int_equal(n, 3);
+
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_offline_list(f->st, "alice", collect_blob, &c), 0);
+    assert_string_equal(collected(&c), "-=<m1/>\n-=<m2/>\n-=\n");
+    buf_reset(&c.b);
+    struct ids ids = {{0}, 0};
+    assert_int_equal(store_offline_list(f->st, "alice", collect_id, &ids), 0);
+    assert_int_equal(ids.n, 3);
+    assert_true(ids.id[0] == id1 && ids.id[1] == id2 && ids.id[2] == id3);
+
+    assert_int_equal(store_offline_del_upto(f->st, "alice", id2), 0);
+    assert_int_equal(store_offline_count(f->st, "alice", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_offline_count(f->st, "bob", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_offline_del_upto(f->st, "alice", id3), 0);
+    assert_int_equal(store_offline_del_upto(f->st, "alice", id3), 0);
+    assert_int_equal(store_offline_count(f->st, "alice", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_flush(f->st), 0);
+    /* Ids are never handed out twice, even after the newest went away. */
+    reopen(f);
+    assert_int_equal(store_offline_push(f->st, "alice", "<m4/>", 5, &id4), 0);
+    assert_true(id4 > id3);
+    assert_int_equal(store_offline_list(f->st, "alice", collect_blob, &c), 0);
+    assert_string_equal(collected(&c), "-=<m4/>\n");
+    buf_free(&c.b);
+}
+
+/* --- key-value documents --- */
+
+static void test_kv(void **state)
+{
+    struct fx *f = *state;
+    struct buf v = BUF_INIT;
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "k", "x", 1),
+                     -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "k", &v),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "k", "a\0b", 3), 0);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns2", "k", "other", 5), 0);
+    buf_append_str(&v, "pre:");
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "k", &v), 0);
+    assert_int_equal(buf_used(&v), 7);
+    assert_memory_equal(buf_data(&v), "pre:a\0b", 7);
+    buf_reset(&v);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "k", "new", 3), 0);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "k", &v), 0);
+    assert_string_equal(buf_cstr(&v), "new");
+    buf_reset(&v);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "empty", NULL, 0), 0);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "empty", &v), 0);
+    assert_int_equal(buf_used(&v), 0);
+    assert_int_equal(store_kv_del(f->st, "alice", "ns", "k"), 0);
+    assert_int_equal(store_kv_del(f->st, "alice", "ns", "k"), -ERR_NOTFOUND);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns", "k", &v),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_kv_get(f->st, "alice", "ns2", "k", &v), 0);
+    assert_string_equal(buf_cstr(&v), "other");
+    buf_free(&v);
+}
+
+/* --- batches and durability --- */
+
+static void test_reopen_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    fill_alice_and_bob(f->st);
+    assert_int_equal(store_flush(f->st), 0);
+    reopen(f);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    struct roster_item it;
+    assert_int_equal(store_roster_get(f->st, "alice", "bob@example.com", &it),
+                     0);
+    assert_int_equal(it.sub, SUB_BOTH);
+    roster_item_free(&it);
+    int64_t n;
+    assert_int_equal(store_offline_count(f->st, "alice", &n), 0);
+    assert_int_equal(n, 1);
+    struct buf v = BUF_INIT;
+    assert_int_equal(store_kv_get(f->st, "bob", "ns", "k", &v), 0);
+    assert_string_equal(buf_cstr(&v), "v");
+    buf_free(&v);
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(store_pending_list(f->st, "bob", collect_blob, &c), 0);
+    assert_int_equal(c.n, 2);
+    buf_free(&c.b);
+}
+
+static void test_batch_visibility(void **state)
+{
+    struct fx *f = *state;
+    struct store *other;
+    assert_int_equal(store_sqlite_open(f->path, &other), 0);
+    /* Reads see the store's own batch before it is committed... */
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    assert_true(((struct sqlite_store *)f->st)->in_tx);
+    /* ...another connection does not. */
+    assert_int_equal(store_user_exists(other, "alice"), 0);
+
+    /* A second writer gives up after the busy timeout while the batch
+     * holds the write lock. */
+    sqlite3_busy_timeout(((struct sqlite_store *)other)->db, 50);
+    quiet(true);
+    assert_int_equal(add_user(other, "bob", 2), -ERR_STORE);
+    quiet(false);
+    assert_int_equal(store_flush(other), 0);
+
+    assert_int_equal(store_flush(f->st), 0);
+    assert_false(((struct sqlite_store *)f->st)->in_tx);
+    assert_int_equal(store_user_exists(other, "alice"), 1);
+    assert_int_equal(add_user(other, "bob", 2), 0);
+    assert_int_equal(store_flush(other), 0);
+    assert_int_equal(store_user_exists(f->st, "bob"), 1);
+    /* A flush with nothing to commit is a no-op. */
+    assert_int_equal(store_flush(f->st), 0);
+    store_close(other);
+}
+
+static void test_failed_write_keeps_batch(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "alice", 1), -ERR_EXISTS);
+    struct roster_item it = {.contact = "x@y"};
+    assert_int_equal(store_roster_put(f->st, "ghost", &it), -ERR_NOTFOUND);
+    assert_int_equal(store_flush(f->st), 0);
+    reopen(f);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM roster_version"),
+                     0);
+}
+
+static void test_close_commits(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    reopen(f);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+}
+
+static void test_invalid_args(void **state)
+{
+    struct fx *f = *state;
+    struct scram_creds c = {.key_len = 0};
+    struct roster_item it = {.contact = "x@y", .sub = 7};
+    int64_t n = 5;
+    assert_int_equal(store_user_create(f->st, "", &c, &c), -ERR_INVAL);
+    assert_int_equal(store_user_exists(f->st, NULL), -ERR_INVAL);
+    assert_int_equal(store_roster_put(f->st, "alice", &it), -ERR_INVAL);
+    it.sub = SUB_NONE;
+    it.contact = NULL;
+    assert_int_equal(store_roster_put(f->st, "alice", &it), -ERR_INVAL);
+    assert_int_equal(store_offline_count(f->st, NULL, &n), -ERR_INVAL);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_offline_push(f->st, "alice", NULL, 3, NULL),
+                     -ERR_INVAL);
+    assert_int_equal(store_user_get_creds(f->st, "alice", 5, &c), -ERR_INVAL);
+}
+
+/* --- allocation failures inside SQLite --- */
+
+/* Runs a workload under a countdown of successful allocations. Every
+ * call must fail cleanly: no crash, no leak, only documented errors. */
+static int workload(struct store *st)
+{
+    struct roster_item it = {.contact = "bob@example.com", .sub = SUB_TO};
+    struct collect c = {BUF_INIT, 0};
+    struct buf v = BUF_INIT;
+    int64_t n;
+    int errs = 0;
+    int r[] = {
+        add_user(st, "alice", 1),
+        store_roster_put(st, "alice", &it),
+        store_pending_add(st, "alice", "bob@example.com", "<p/>", 4),
+        store_offline_push(st, "alice", "<m/>", 4, NULL),
+        store_kv_put(st, "alice", "ns", "k", "v", 1),
+        store_roster_list(st, "alice", collect_roster, &c),
+        store_offline_list(st, "alice", collect_blob, &c),
+        store_kv_get(st, "alice", "ns", "k", &v),
+        store_offline_count(st, "alice", &n),
+        store_flush(st),
+        store_user_delete(st, "alice", "alice@example.com"),
+        store_flush(st),
+    };
+    for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+        if (r[i] < 0) {
+            errs++;
+            assert_true(r[i] == -ERR_STORE || r[i] == -ERR_NOTFOUND ||
+                        r[i] == -ERR_EXISTS);
+        }
+    }
+    buf_free(&c.b);
+    buf_free(&v);
+    return errs;
+}
+
+static void test_alloc_failures(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    quiet(true);
+    bool done_open = false, done_ops = false;
+    /* Every allocation is failed once up to 500; after that, where the
+     * schema's SQL is being parsed, every fifth keeps the test quick. */
+    for (long k = 0; k < 20000 && !(done_open && done_ops);
+         k += k < 500 ? 1 : 5) {
+        /* Opening and migrating a new database. */
+        if (!done_open) {
+            rm_db(f->path);
+            struct store *st = NULL;
+            failed = 0;
+            fail_countdown = k;
+            int r = store_sqlite_open(f->path, &st);
+            fail_countdown = -1;
+            assert_true(r == 0 || r == -ERR_STORE);
+            assert_true(r == 0 ? st != NULL : st == NULL);
+            if (failed == 0)
+                done_open = true;
+            store_close(st);
+        }
+        /* Every call on an open database. */
+        if (!done_ops) {
+            rm_db(f->path);
+            struct store *st = NULL;
+            assert_int_equal(store_sqlite_open(f->path, &st), 0);
+            failed = 0;
+            fail_countdown = k;
+            workload(st);
+            store_close(st);
+            fail_countdown = -1;
+            if (failed == 0)
+                done_ops = true;
+            /* Whatever failed, the file is still a consistent store. */
+            assert_int_equal(store_sqlite_open(f->path, &st), 0);
+            assert_int_equal(store_user_delete(st, "alice", NULL) == 0 ||
+                                 store_user_exists(st, "alice") == 0,
+                             1);
+            assert_int_equal(store_flush(st), 0);
+            store_close(st);
+        }
+    }
+    quiet(false);
+    assert_true(done_open && done_ops);
+    rm_db(f->path);
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    assert_int_equal(workload(f->st), 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    /* Must precede any other use of SQLite in the process. */
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &fm_methods) != SQLITE_OK)
+        return 1;
+    /* Expected failures are silenced where they happen; this hides the
+     * migration notices. */
+    log_set_level(LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        T(test_migrate_empty),
+        T(test_migrate_newer_refused),
+        cmocka_unit_test(test_open_bad_path),
+        cmocka_unit_test(test_open_in_memory),
+        T(test_user_create_get),
+        T(test_user_set_creds),
+        T(test_user_bad_creds_in_db),
+        T(test_user_list_sorted),
+        T(test_user_delete_cascade),
+        T(test_roster_put_get),
+        T(test_roster_list_del_version),
+        T(test_callbacks_reenter),
+        T(test_pending),
+        T(test_offline),
+        T(test_kv),
+        T(test_reopen_keeps_data),
+        T(test_batch_visibility),
+        T(test_failed_write_keeps_batch),
+        T(test_close_commits),
+        T(test_invalid_args),
+        T(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
