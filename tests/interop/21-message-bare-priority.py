@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""A message to a bare JID goes to the highest-priority resource.
+
+RFC 6121 §8.5.2.1.1: a chat/normal message to the bare JID is delivered
+to the available resource with the highest non-negative priority (or to
+all of them when several share it), never to a negative priority one.
+"""
+import theke
+from theke import check
+
+
+async def main(srv):
+    hi = await srv.client("bob", resource="hi", priority=5)
+    lo = await srv.client("bob", resource="lo", priority=1)
+    neg = await srv.client("bob", resource="neg", priority=-1)
+    alice = await srv.client("alice", resource="a")
+    await theke.asyncio.sleep(0.3)
+
+    alice.chat(srv.jid("bob"), "to bare 1")
+    m = await hi.messages.get(theke.body_is("to bare 1"), 10,
+                              "priority 5 resource waiting for the message "
+                              "to the bare JID")
+    check(m["to"].bare == srv.jid("bob"), "to=%s" % m["to"])
+    await lo.messages.none(theke.body_is("to bare 1"), 1.0,
+                           "priority 1 resource got the message too")
+    await neg.messages.none(theke.body_is("to bare 1"), 0.1,
+                            "negative priority resource got the message")
+
+    # The priority changes: now 'lo' is the best.
+    lo.send_presence(ppriority=10)
+    await theke.asyncio.sleep(0.5)
+    alice.chat(srv.jid("bob"), "to bare 2")
+    await lo.messages.get(theke.body_is("to bare 2"), 10,
+                          "priority 10 resource waiting")
+    await hi.messages.none(theke.body_is("to bare 2"), 1.0,
+                           "lower priority resource got the message")
+
+    # Equal priorities: both get it (RFC 6121 §8.5.2.1.1 allows all).
+    hi.send_presence(ppriority=10)
+    await theke.asyncio.sleep(0.5)
+    alice.chat(srv.jid("bob"), "to bare 3")
+    got = []
+    await theke.asyncio.sleep(1.5)
+    for c in (hi, lo):
+        got += c.messages.take_all(theke.body_is("to bare 3"))
+    check(len(got) >= 1, "message to bare JID with two priority 10 "
+          "resources not delivered")
+    await neg.messages.none(theke.body_is("to bare 3"), 0.1,
+                            "negative priority resource got the message")
+
+    # Only a negative priority resource left: the message is stored
+    # offline (§8.5.2.1.1 / §8.5.2.2) and not shown to it.
+    await hi.close()
+    await lo.close()
+    alice.chat(srv.jid("bob"), "to bare 4")
+    await neg.messages.none(theke.body_is("to bare 4"), 1.0,
+                            "negative priority resource got the message")
+    await neg.close()
+    bob = await srv.client("bob", resource="back")
+    await bob.messages.get(theke.body_is("to bare 4"), 10,
+                           "stored message for the bare JID")
+
+
+theke.run(main, users=["alice", "bob"])

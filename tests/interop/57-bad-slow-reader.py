@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""A client that never reads while another account floods it is
+disconnected (or the flood throttled); the server's memory stays bounded
+and other clients keep chatting."""
+import socket
+import time
+
+import theke
+from theke import check
+
+FLOOD = 15000           # messages
+SIZE = 2000             # bytes of body each: about 30 MB in all
+MAX_GROWTH_KIB = 20 * 1024
+
+
+async def main(srv):
+    chat = await theke.bystanders(srv)
+    bob = await srv.client("bob", resource="flood")
+
+    def login():
+        r = theke.Raw(srv)
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        return r, r.login("alice", resource="deaf")
+    r, jid = await theke.in_thread(login)
+    pid = srv.proc.pid
+    rss0 = theke.rss_kib(pid)
+    peak = rss0
+    body = "f" * SIZE
+    t0 = time.monotonic()
+    for i in range(FLOOD):
+        bob.chat(jid, "%d %s" % (i, body))
+        if i % 100 == 0:
+            await theke.asyncio.sleep(0.05)
+            peak = max(peak, theke.rss_kib(pid))
+            chat.assert_ok()
+    # Let the flood drain through the server (or be refused by it).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        peak = max(peak, theke.rss_kib(pid))
+        chat.assert_ok()
+        if bob.transport is None or bob.waiting_queue.empty():
+            break
+        await theke.asyncio.sleep(0.2)
+    await theke.asyncio.sleep(2)
+    peak = max(peak, theke.rss_kib(pid))
+    check(peak - rss0 < MAX_GROWTH_KIB,
+          "theked grew by %d KiB while a client did not read a %d KB flood"
+          % (peak - rss0, FLOOD * SIZE // 1000))
+    await chat.stop(min_rounds=5)
+    # Now read what reached the deaf client: either the server closed
+    # the connection, or (throttled) the flood is still coming.
+    data = await theke.in_thread(r.read_to_eof, 5)
+    state = "closed" if data is not None else "still open"
+    print("deaf client: connection %s after %.0f s; theked RSS %d -> %d KiB"
+          % (state, time.monotonic() - t0, rss0, peak))
+
+
+theke.run(main, users=["alice", "bob", "carol", "dave"])
