@@ -20,6 +20,9 @@ async def main(srv):
     feats = r.open_stream()
     check(re.search(r"<starttls[^>]*xmlns=['\"]%s" % theke.NS_TLS, feats),
           "no <starttls/> in the first features: %s" % feats)
+    check(re.search(r"<starttls[^>]*>\s*<required\s*/>", feats),
+          "STARTTLS not marked <required/> with c2s_require_encryption "
+          "on: %s" % feats)
     check("PLAIN" not in mechanisms(feats),
           "PLAIN offered before TLS: %s" % feats)
     # PLAIN before TLS must not succeed even if the client insists.

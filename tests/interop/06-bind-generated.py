@@ -4,6 +4,8 @@
 Two such logins get different resources, and both sessions are live:
 a message to each full JID reaches only that session.
 """
+import re
+
 import theke
 from theke import check
 
@@ -34,6 +36,13 @@ async def main(srv):
     check(jid.startswith(srv.jid("alice") + "/") and
           len(jid) > len(srv.jid("alice")) + 1,
           "raw bind without resource gave %s" % jid)
+    # The legacy session request (RFC 3921 §3) is accepted.
+    r.send("<iq type='set' id='sess1'><session xmlns='%s'/></iq>" %
+           theke.NS_SESSION)
+    data = r.read_until(r"<iq[^>]*id=['\"]sess1['\"][^>]*(/>|>.*?</iq>)",
+                        5, "answer to the legacy session request").decode()
+    check(re.search(r"type=['\"]result['\"]", data),
+          "legacy session request: %s" % data)
     r.close()
 
 

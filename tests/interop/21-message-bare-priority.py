@@ -9,12 +9,22 @@ import theke
 from theke import check
 
 
+async def seen(observer, other, priority):
+    await observer.presences.get(
+        lambda p: str(p["from"]) == str(other.boundjid) and
+        theke.is_available(p) and int(p["priority"] or 0) == priority, 10,
+        "%s waiting for %s's presence with priority %d" % (
+            observer.boundjid.resource, other.boundjid.resource, priority))
+
+
 async def main(srv):
     hi = await srv.client("bob", resource="hi", priority=5)
     lo = await srv.client("bob", resource="lo", priority=1)
     neg = await srv.client("bob", resource="neg", priority=-1)
     alice = await srv.client("alice", resource="a")
-    await theke.asyncio.sleep(0.3)
+    # Each resource sees the others' presence (RFC 6121 §4.2.2), so the
+    # server knows every priority before the first message.
+    await seen(hi, neg, -1)
 
     alice.chat(srv.jid("bob"), "to bare 1")
     m = await hi.messages.get(theke.body_is("to bare 1"), 10,
@@ -28,7 +38,7 @@ async def main(srv):
 
     # The priority changes: now 'lo' is the best.
     lo.send_presence(ppriority=10)
-    await theke.asyncio.sleep(0.5)
+    await seen(hi, lo, 10)
     alice.chat(srv.jid("bob"), "to bare 2")
     await lo.messages.get(theke.body_is("to bare 2"), 10,
                           "priority 10 resource waiting")
@@ -37,7 +47,7 @@ async def main(srv):
 
     # Equal priorities: both get it (RFC 6121 §8.5.2.1.1 allows all).
     hi.send_presence(ppriority=10)
-    await theke.asyncio.sleep(0.5)
+    await seen(lo, hi, 10)
     alice.chat(srv.jid("bob"), "to bare 3")
     got = []
     await theke.asyncio.sleep(1.5)

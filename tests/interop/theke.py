@@ -393,10 +393,12 @@ class Client(slixmpp.ClientXMPP):
     every step; received stanzas land in Inboxes.
     """
 
-    def __init__(self, srv, jid, pw, direct_tls=False, sasl_mech=None):
+    def __init__(self, srv, jid, pw, direct_tls=False, sasl_mech=None,
+                 no_tls=False):
         super().__init__(jid, pw, sasl_mech=sasl_mech)
         self.srv = srv
         self.direct_tls = direct_tls
+        self.no_tls = no_tls
         self.ssl_context = no_verify_context()
         self.use_ipv6 = False
         self.use_aiodns = False
@@ -462,7 +464,7 @@ class Client(slixmpp.ClientXMPP):
         port = self.srv.tls_port if self.direct_tls else self.srv.c2s_port
         self.connect(address=(self.srv.domain, port),
                      use_ssl=self.direct_tls, force_starttls=True,
-                     disable_starttls=self.direct_tls)
+                     disable_starttls=self.direct_tls or self.no_tls)
         try:
             await asyncio.wait_for(done, timeout)
         except asyncio.TimeoutError:
@@ -471,8 +473,9 @@ class Client(slixmpp.ClientXMPP):
         except TestFailure as e:
             self.abort()
             fail("%s could not log in: %s" % (self.boundjid.bare, e))
-        check(self.tls_version() is not None,
-              "%s logged in without TLS" % self.boundjid)
+        if not self.no_tls:
+            check(self.tls_version() is not None,
+                  "%s logged in without TLS" % self.boundjid)
 
     def tls_version(self):
         if self.transport is None:
