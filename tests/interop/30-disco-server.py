@@ -39,13 +39,5 @@ async def main(srv):
           res["error"]["condition"] == "item-not-found",
           "disco#info of an unknown node: %s" % res)
 
-    # disco#info with no 'to' is addressed to the account (RFC 6120
-    # §10.3.3); the server answers for it with at least an identity.
-    kind, res = await c.iq("<query xmlns='%s'/>" % NS_INFO,
-                           ito=srv.jid("alice"))
-    check(kind == "result" and
-          res.xml.find("{%s}query/{%s}identity" % (NS_INFO, NS_INFO))
-          is not None, "disco#info of own bare JID: %s" % res)
-
 
 theke.run(main, users=["alice"])

@@ -51,12 +51,18 @@ def case_direct_tls(srv):
     return wait_closed(r, t0, "direct TLS, nothing sent")
 
 
+def case_tls_port_no_handshake(srv):
+    t0 = time.monotonic()
+    r = theke.Raw(srv, port=srv.tls_port)
+    return wait_closed(r, t0, "direct TLS port, no handshake")
+
+
 async def main(srv):
     chat = await theke.bystanders(srv)
     t0 = time.monotonic()
     cases = [theke.in_thread(c, srv) for c in (
         case_silent_tcp, case_open_stream, case_after_starttls,
-        case_direct_tls)]
+        case_direct_tls, case_tls_port_no_handshake)]
     results = await theke.asyncio.gather(*cases, return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException):
