@@ -48,6 +48,7 @@ async def main(srv):
                 theke.fail("%s kept running with a config with %s (%r)" % (
                     os.path.basename(prog), what, line))
             name = os.path.basename(prog)
+            theke.check_no_sanitizer(r.stderr, name)
             check(r.returncode != 0, "%s accepted a config with %s (%r)" % (
                 name, what, line))
             check(names_line(r.stderr, lineno),

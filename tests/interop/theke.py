@@ -109,6 +109,14 @@ def no_verify_context():
     return ctx
 
 
+def check_no_sanitizer(text, what):
+    for mark in SANITIZER_MARKS:
+        i = text.find(mark)
+        if i >= 0:
+            fail("sanitizer report in %s:\n%s" % (
+                what, text[max(0, i - 200):i + 3000]))
+
+
 def short(data, limit=600):
     """Printable excerpt of received bytes for failure messages."""
     if isinstance(data, bytes):
@@ -266,12 +274,7 @@ class Server:
             chars, text[-chars:])
 
     def check_sanitizer(self):
-        text = self.log_text()
-        for mark in SANITIZER_MARKS:
-            i = text.find(mark)
-            if i >= 0:
-                fail("sanitizer report in theked's log:\n%s" %
-                     text[max(0, i - 200):i + 3000])
+        check_no_sanitizer(self.log_text(), "theked's log")
 
     def cleanup(self):
         for c in self.clients:
@@ -285,10 +288,13 @@ class Server:
     # -- thekectl ----------------------------------------------------------
 
     def ctl(self, *args, input=None, conf=None):
-        """Run thekectl; returns CompletedProcess (text, never raises)."""
-        return subprocess.run([THEKECTL, "-c", conf or self.conf_path] +
-                              list(args), input=input, capture_output=True,
-                              text=True, timeout=20, cwd=self.dir)
+        """Run thekectl; returns CompletedProcess (text).  Fails only on a
+        sanitizer report."""
+        r = subprocess.run([THEKECTL, "-c", conf or self.conf_path] +
+                           list(args), input=input, capture_output=True,
+                           text=True, timeout=20, cwd=self.dir)
+        check_no_sanitizer(r.stderr, "thekectl %s" % " ".join(args))
+        return r
 
     def jid(self, user):
         return "%s@%s" % (user, self.domain)
