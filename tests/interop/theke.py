@@ -418,6 +418,11 @@ class Client(slixmpp.ClientXMPP):
         self.stream_errors = Inbox("stream errors")
         self.auth_failures = Inbox("SASL failures")
         self.closed = asyncio.Event()
+        self.progress = []      # negotiation steps reached, for messages
+        for ev in ("connected", "tls_success", "auth_success",
+                   "session_bind", "session_start"):
+            self.add_event_handler(
+                ev, lambda _, ev=ev: self.progress.append(ev))
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0092")
         self.register_plugin("xep_0199", {"keepalive": False})
@@ -478,7 +483,8 @@ class Client(slixmpp.ClientXMPP):
             fail("%s: no session within %d s" % (self.boundjid, timeout))
         except TestFailure as e:
             self.abort()
-            fail("%s could not log in: %s" % (self.boundjid.bare, e))
+            fail("%s could not log in: %s (steps done: %s)" % (
+                self.boundjid.bare, e, ", ".join(self.progress) or "none"))
         if not self.no_tls:
             check(self.tls_version() is not None,
                   "%s logged in without TLS" % self.boundjid)
