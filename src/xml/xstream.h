@@ -53,16 +53,33 @@ void xstream_free(struct xstream *xs);
  * Callbacks may call xstream_reset() or xstream_stop() on the same parser:
  * parsing of the current chunk then pauses at the end of the current
  * element; after a reset the rest of the chunk is fed to the fresh
- * parser, after a stop it is discarded. */
+ * parser, after a stop it is discarded. After an error the rest of the
+ * chunk is discarded too, whatever the error callback does. Callbacks
+ * must not free the parser nor feed it. Returns -ERR_PROTO after an
+ * error, -ERR_CLOSED after a stop. */
 int xstream_feed(struct xstream *xs, const char *data, size_t len);
 
 /* Starts a fresh stream (stream restart after STARTTLS or SASL success).
- * Safe to call from inside a callback. */
+ * Safe to call from inside a callback. Beware after <proceed/>: bytes
+ * behind <starttls/> in the same chunk are plaintext and must not reach
+ * the new stream (STARTTLS command injection); stop this parser there
+ * and create a new one once TLS is up. */
 void xstream_reset(struct xstream *xs);
-/* Stops parsing for good; later feeds return an error without callbacks. */
+/* Stops parsing for good; later feeds return an error without callbacks
+ * and a reset does not revive the parser. */
 void xstream_stop(struct xstream *xs);
 /* Changes the size cap, e.g. raising it after authentication. */
 void xstream_set_max_stanza_size(struct xstream *xs, size_t max);
+
+/* Releases the expat parser while the stream sits between stanzas with
+ * no partial input pending; the next feed rebuilds it by replaying the
+ * saved stream header, without callbacks. Expat holds about 10 KiB per
+ * open stream, so call this when a connection goes idle. Does nothing
+ * when it cannot (mid-stanza, inside a callback). */
+void xstream_shrink(struct xstream *xs);
+/* Bytes held by the parser: its own state plus expat's allocations, not
+ * counting a stanza under construction. For metrics and tests. */
+size_t xstream_memory(const struct xstream *xs);
 
 const char *xstream_error_str(enum xstream_error err);
 

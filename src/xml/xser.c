@@ -1,0 +1,196 @@
+/* xser.c -- serialising stanza trees to XML text; see xser.h.
+ *
+ * Elements are written unprefixed, with xmlns='...' where their namespace
+ * differs from the one in scope (Namespaces in XML 1.0 §6.2), so output
+ * never depends on prefixes the peer chose; the one exception is the XML
+ * namespace, which keeps its reserved xml: prefix. Attributes in the XML
+ * namespace are written as xml:name; any other namespaced attribute gets
+ * a prefix ns1, ns2, ... declared on its own element.
+ *
+ * Escaping: &, <, >, ' and " everywhere, plus tab, newline and carriage
+ * return in attribute values and carriage return in text as character
+ * references, so that the receiver's attribute-value and end-of-line
+ * normalisation (XML 1.0 §3.3.3, §2.11) gives back the same string.
+ * Characters that XML 1.0 cannot carry at all are the producer's
+ * problem; the parser never yields them. */
+#include "xml/xser.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define TOP_TAG_VALUE_MAX 64 /* bytes of each attribute value in logs */
+
+enum esc_mode { ESC_TEXT, ESC_ATTR, ESC_LOG };
+
+static void write_elem(const struct stanza *el, const char *scope_ns,
+                       struct buf *out);
+static void write_start(const struct stanza *el, const char *scope_ns,
+                        size_t value_max, struct buf *out);
+static void escape(struct buf *out, const char *s, size_t n,
+                   enum esc_mode mode);
+
+/* For each byte: 0 when it is copied as is, else what escape() must do
+ * in which mode (bit 0: text, bit 1: attributes, bit 2: logs). */
+static const unsigned char esc_class[256] = {
+    ['&'] = 7,  ['<'] = 7,  ['>'] = 7,  ['\''] = 6, ['"'] = 6,  ['\t'] = 6,
+    ['\n'] = 6, ['\r'] = 7, [0x01] = 4, [0x02] = 4, [0x03] = 4, [0x04] = 4,
+    [0x05] = 4, [0x06] = 4, [0x07] = 4, [0x08] = 4, [0x0b] = 4, [0x0c] = 4,
+    [0x0e] = 4, [0x0f] = 4, [0x10] = 4, [0x11] = 4, [0x12] = 4, [0x13] = 4,
+    [0x14] = 4, [0x15] = 4, [0x16] = 4, [0x17] = 4, [0x18] = 4, [0x19] = 4,
+    [0x1a] = 4, [0x1b] = 4, [0x1c] = 4, [0x1d] = 4, [0x1e] = 4, [0x1f] = 4,
+    [0x7f] = 4,
+};
+
+static void escape(struct buf *out, const char *s, size_t n, enum esc_mode mode)
+{
+    unsigned char bit = mode == ESC_TEXT ? 1 : mode == ESC_ATTR ? 2 : 4;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(esc_class[c] & bit))
+            continue;
+        buf_append(out, s + start, i - start);
+        switch (c) {
+        case '&':
+            buf_append(out, "&amp;", 5);
+            break;
+        case '<':
+            buf_append(out, "&lt;", 4);
+            break;
+        case '>':
+            buf_append(out, "&gt;", 4);
+            break;
+        case '\'':
+            buf_append(out, "&apos;", 6);
+            break;
+        case '"':
+            buf_append(out, "&quot;", 6);
+            break;
+        default:
+            buf_printf(out, "&#%u;", c);
+            break;
+        }
+        start = i + 1;
+    }
+    buf_append(out, s + start, n - start);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
+
+static bool foreign(const char *ns)
+{
+    return ns && *ns && !same(ns, NS_XML);
+}
+
+/* Index of the first attribute of el in the namespace of attribute i.
+ * Its prefix is named after that index ("ns1" for attribute 0), which
+ * keeps prefixes distinct per namespace without any bookkeeping; the
+ * scan is quadratic only in the attributes of one element, which the
+ * parser bounds. */
+static unsigned first_of_ns(const struct stanza *el, unsigned i)
+{
+    for (unsigned j = 0; j < i; j++)
+        if (el->attrs[j].ns && same(el->attrs[j].ns, el->attrs[i].ns))
+            return j;
+    return i;
+}
+
+/* Writes "<name ...attributes" without the closing bracket. Values are
+ * cut to value_max bytes (at a UTF-8 character boundary, marked "...")
+ * when value_max is not SIZE_MAX. */
+static void write_start(const struct stanza *el, const char *scope_ns,
+                        size_t value_max, struct buf *out)
+{
+    bool logging = value_max != (size_t)-1;
+    buf_append(out, "<", 1);
+    if (same(el->ns, NS_XML))
+        buf_append(out, "xml:", 4);
+    buf_append_str(out, el->name);
+    if (scope_ns && !same(el->ns, scope_ns) && !same(el->ns, NS_XML)) {
+        buf_append(out, " xmlns='", 8);
+        escape(out, el->ns, strlen(el->ns), ESC_ATTR);
+        buf_append(out, "'", 1);
+    }
+    for (unsigned i = 0; i < el->nattrs; i++) {
+        const struct stanza_attr *at = &el->attrs[i];
+        if (!foreign(at->ns) || first_of_ns(el, i) != i)
+            continue;
+        buf_printf(out, " xmlns:ns%u='", i + 1);
+        escape(out, at->ns, strlen(at->ns), ESC_ATTR);
+        buf_append(out, "'", 1);
+    }
+    for (unsigned i = 0; i < el->nattrs; i++) {
+        const struct stanza_attr *at = &el->attrs[i];
+        buf_append(out, " ", 1);
+        if (foreign(at->ns))
+            buf_printf(out, "ns%u:", first_of_ns(el, i) + 1);
+        else if (at->ns && *at->ns)
+            buf_append(out, "xml:", 4);
+        buf_append_str(out, at->name);
+        buf_append(out, "='", 2);
+        size_t len = strlen(at->value);
+        bool cut = len > value_max;
+        if (cut) {
+            len = value_max;
+            /* Do not split a UTF-8 sequence: back up over continuation
+             * bytes to the start of the character that was cut. */
+            while (len > 0 && ((unsigned char)at->value[len] & 0xc0) == 0x80)
+                len--;
+        }
+        escape(out, at->value, len, logging ? ESC_LOG : ESC_ATTR);
+        if (cut)
+            buf_append(out, "...", 3);
+        buf_append(out, "'", 1);
+    }
+}
+
+static void write_elem(const struct stanza *el, const char *scope_ns,
+                       struct buf *out)
+{
+    write_start(el, scope_ns, (size_t)-1, out);
+    if (el->nchildren == 0) {
+        buf_append(out, "/>", 2);
+        return;
+    }
+    buf_append(out, ">", 1);
+    /* The XML namespace may not be made the default (Namespaces in XML
+     * §3), so such an element keeps its xml: prefix and the scope of its
+     * children stays what it was. */
+    bool xml_el = same(el->ns, NS_XML);
+    for (unsigned i = 0; i < el->nchildren; i++) {
+        const struct stanza_node *c = &el->children[i];
+        if (c->elem)
+            write_elem(c->elem, xml_el ? scope_ns : el->ns, out);
+        else
+            escape(out, c->text, c->text_len, ESC_TEXT);
+    }
+    buf_append(out, "</", 2);
+    if (xml_el)
+        buf_append(out, "xml:", 4);
+    buf_append_str(out, el->name);
+    buf_append(out, ">", 1);
+}
+
+void xser_write(const struct stanza *el, const char *default_ns,
+                struct buf *out)
+{
+    write_elem(el, default_ns ? default_ns : "", out);
+}
+
+void xser_top_tag(const struct stanza *el, struct buf *out)
+{
+    /* The stream content namespaces go without saying in a log line;
+     * any other one says what the element is about. */
+    const char *scope = el->ns;
+    if (!*el->ns || strcmp(el->ns, "jabber:client") == 0 ||
+        strcmp(el->ns, "jabber:server") == 0 ||
+        strcmp(el->ns, "jabber:component:accept") == 0)
+        scope = NULL;
+    else
+        scope = "";
+    write_start(el, scope, TOP_TAG_VALUE_MAX, out);
+    buf_append(out, ">", 1);
+}

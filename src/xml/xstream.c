@@ -1,0 +1,698 @@
+/* xstream.c -- the XMPP stream parser (RFC 6120 §4, §11); see xstream.h.
+ *
+ * The only file that includes expat. Expat runs with namespace processing
+ * (names arrive as "uri\x01local"), so every element of a stanza carries
+ * its resolved namespace: the default namespace declared on the stream
+ * header (jabber:client, jabber:server, ...) is the namespace of the
+ * top-level stanzas unless they declare another one.
+ *
+ * Restricted XML (RFC 6120 §11.1): a DOCTYPE, entity declaration,
+ * processing instruction or comment fails the stream at the first token,
+ * before expat can expand anything, and a reference to any entity but the
+ * five predefined ones is expat's "undefined entity" error; both give
+ * XSE_RESTRICTED_XML. The XML declaration is allowed. Input is parsed as
+ * UTF-8 whatever the declaration says, and a UTF-16 byte order mark is
+ * refused (RFC 6120 §11.6).
+ *
+ * Limits hold while bytes arrive, not only when a stanza is complete:
+ * after every slice of input the bytes of the open stanza, of the header
+ * or of a token expat is still buffering are compared with their cap, so
+ * a peer can make us hold at most about one cap of its data.
+ *
+ * Memory: expat is fed in slices of FEED_SLICE bytes, because it keeps
+ * its input buffer at twice the largest piece it was given. Expat's own
+ * allocations are counted per parser; the parser is dropped when the
+ * stream sits between stanzas and the count is above EXPAT_SOFT_MAX
+ * (expat keeps every distinct attribute name and prefix it ever saw) or
+ * when the owner calls xstream_shrink(), and rebuilt from the saved
+ * stream header on the next feed.
+ *
+ * Not here: what the header's attributes mean (xmpp/c2s.c), stream
+ * errors on the wire (xmpp/c2s.c), serialising (xser.c). */
+#include "xml/xstream.h"
+
+#include <assert.h>
+#include <expat.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+
+#define NS_STREAMS  "http://etherx.jabber.org/streams"
+#define NS_SEP      '\x01' /* cannot occur in XML 1.0 text, so never in a URI */
+#define STREAM_NAME NS_STREAMS "\x01stream"
+
+#define FEED_SLICE         1024 /* bytes per XML_Parse() call */
+#define HEADER_MAX         8192 /* stream header bytes, <?xml?> included */
+#define EXPAT_SOFT_MAX     32768 /* rebuild expat between stanzas above this */
+#define DEFAULT_STANZA_MAX 262144
+#define DEFAULT_DEPTH      32
+#define DEFAULT_ATTRS      64
+
+enum xs_state {
+    XS_HEADER,  /* waiting for the stream header */
+    XS_OPEN,    /* header seen, stanzas flow */
+    XS_CLOSED,  /* </stream:stream> seen */
+    XS_FAILED,  /* error reported; feeds fail until a reset */
+    XS_STOPPED, /* xstream_stop(); feeds fail for good */
+};
+
+struct xstream {
+    /* private */
+    XML_Parser p;                /* NULL before input and while shrunk */
+    const struct xstream_cb *cb; /* borrowed */
+    void *ud;
+    struct xstream_limits lim;
+    enum xs_state state;
+    enum xstream_error err; /* found by a handler, reported after parse */
+    bool in_feed;           /* xstream_feed() is on the stack */
+    bool in_expat;          /* XML_Parse() is on the stack */
+    bool halted;            /* expat was stopped: ignore late events */
+    bool reset_pending;     /* reset asked for inside a callback */
+    bool replaying;         /* feeding the saved header to a new parser */
+    unsigned depth;         /* open elements: 1 = stream, 2 = stanza */
+    uint64_t fed;           /* bytes given to p, replay included */
+    uint64_t peer_start;    /* offset in p of the peer's first byte */
+    uint64_t stanza_start;  /* offset in p of the open stanza */
+    uint64_t event_end;     /* offset in p after the current callback's
+                               token: where a reset resumes */
+    struct stanza *root;    /* stanza being built, owned */
+    struct stanza *cur;     /* its open element, borrowed from root */
+    size_t expat_mem;       /* bytes expat has allocated for p */
+    char *header;           /* raw stream start tag, replayed after a */
+    size_t header_len;      /* shrink; NULL before the header */
+};
+
+static void parser_open(struct xstream *xs);
+static void parser_drop(struct xstream *xs);
+static int parse(struct xstream *xs, const char *s, size_t n, size_t *used);
+static int fail(struct xstream *xs);
+static void release(struct xstream *xs);
+static void restart(struct xstream *xs);
+static void halt(struct xstream *xs, enum xstream_error err);
+static enum xstream_error map_error(enum XML_Error e);
+
+/* ---- expat's memory, counted per parser ---- */
+
+/* The counter of the parser whose expat call is running. Expat allocates
+ * and frees only inside the calls this file makes, which set it. */
+static _Thread_local size_t *mm_counter;
+
+static void mm_count(size_t add, size_t sub)
+{
+    if (mm_counter)
+        *mm_counter = *mm_counter + add - sub;
+}
+
+static void *mm_malloc(size_t n)
+{
+    void *p = xmalloc(n);
+    mm_count(malloc_usable_size(p), 0);
+    return p;
+}
+
+static void *mm_realloc(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = xrealloc(p, n);
+    mm_count(malloc_usable_size(q), old);
+    return q;
+}
+
+static void mm_free(void *p)
+{
+    if (!p)
+        return;
+    mm_count(0, malloc_usable_size(p));
+    free(p);
+}
+
+static const XML_Memory_Handling_Suite mm_suite = {mm_malloc, mm_realloc,
+                                                   mm_free};
+
+/* ---- small helpers ---- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Offset in the parser's input just after the token being reported. */
+static uint64_t token_end(const struct xstream *xs)
+{
+    XML_Index at = XML_GetCurrentByteIndex(xs->p);
+    if (at < 0)
+        return xs->fed;
+    return (uint64_t)at + (uint64_t)XML_GetCurrentByteCount(xs->p);
+}
+
+/* Splits an expat name "uri\x01local" (or "local") into a counted
+ * namespace and the NUL-terminated local name. */
+static const char *split_name(const char *name, size_t *nslen)
+{
+    const char *sep = strchr(name, NS_SEP);
+    if (!sep) {
+        *nslen = 0;
+        return name;
+    }
+    *nslen = (size_t)(sep - name);
+    return sep + 1;
+}
+
+/* Runs stmt, an expat call, with expat's allocations counted for xs. */
+#define WITH_COUNTER(xs, stmt)                                                 \
+    do {                                                                       \
+        size_t *saved_counter_ = mm_counter;                                   \
+        mm_counter = &(xs)->expat_mem;                                         \
+        stmt;                                                                  \
+        mm_counter = saved_counter_;                                           \
+    } while (0)
+
+/* ---- building stanzas ---- */
+
+/* Sets the attributes of el from expat's name/value list; ns strings are
+ * copied into a stack buffer when short, as expat's are not terminated
+ * where we need them to be. */
+static void set_attrs(struct stanza *el, const XML_Char **atts)
+{
+    for (unsigned i = 0; atts[i]; i += 2) {
+        size_t nslen;
+        const char *local = split_name(atts[i], &nslen);
+        if (nslen == 0) {
+            stanza_set_attr(el, local, atts[i + 1]);
+            continue;
+        }
+        char small[128];
+        char *ns = nslen < sizeof(small) ? small : xmalloc(nslen + 1);
+        memcpy(ns, atts[i], nslen);
+        ns[nslen] = '\0';
+        stanza_set_attr_ns(el, ns, local, atts[i + 1]);
+        if (ns != small)
+            free(ns);
+    }
+}
+
+/* A new element named by expat's name, as the root of a new stanza when
+ * parent is NULL. */
+static struct stanza *new_elem(struct stanza *parent, const char *name)
+{
+    size_t nslen;
+    const char *local = split_name(name, &nslen);
+    if (parent && strlen(parent->ns) == nslen &&
+        memcmp(parent->ns, name, nslen) == 0)
+        return stanza_add_child(parent, NULL, local);
+    char small[128];
+    char *ns = nslen < sizeof(small) ? small : xmalloc(nslen + 1);
+    memcpy(ns, name, nslen);
+    ns[nslen] = '\0';
+    struct stanza *el =
+        parent ? stanza_add_child(parent, ns, local) : stanza_new(ns, local);
+    if (ns != small)
+        free(ns);
+    return el;
+}
+
+/* ---- expat handlers ---- */
+
+static unsigned count_attrs(const XML_Char **atts)
+{
+    unsigned n = 0;
+    while (atts[2 * n])
+        n++;
+    return n;
+}
+
+static void stream_start(struct xstream *xs, const XML_Char *name,
+                         const XML_Char **atts)
+{
+    if (strcmp(name, STREAM_NAME) != 0) {
+        halt(xs, XSE_INVALID_NAMESPACE);
+        return;
+    }
+    xs->depth = 1;
+    if (xs->replaying)
+        return;
+    uint64_t end = token_end(xs);
+    if (end - xs->peer_start > HEADER_MAX) {
+        halt(xs, XSE_POLICY_VIOLATION);
+        return;
+    }
+    if (count_attrs(atts) > xs->lim.max_attrs) {
+        halt(xs, XSE_BAD_FORMAT);
+        return;
+    }
+    /* Keep the raw start tag: replaying it re-creates the namespace
+     * context, prefixes included, after xstream_shrink(). Without
+     * XML_CONTEXT_BYTES in expat there is no raw input and no shrinking. */
+    int off = 0, size = 0, count = XML_GetCurrentByteCount(xs->p);
+    const char *ctx = XML_GetInputContext(xs->p, &off, &size);
+    free(xs->header);
+    xs->header = NULL;
+    xs->header_len = 0;
+    if (ctx && off >= 0 && count > 0 && off + count <= size) {
+        xs->header = xstrndup(ctx + off, (size_t)count);
+        xs->header_len = (size_t)count;
+    }
+    xs->state = XS_OPEN;
+    xs->event_end = end;
+    struct stanza *hdr = stanza_new(NS_STREAMS, "stream");
+    set_attrs(hdr, atts);
+    if (xs->cb->stream_open)
+        xs->cb->stream_open(xs->ud, hdr);
+    stanza_unref(hdr);
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name,
+                             const XML_Char **atts)
+{
+    struct xstream *xs = ud;
+    if (xs->halted)
+        return;
+    if (xs->depth == 0) {
+        stream_start(xs, name, atts);
+        return;
+    }
+    if (xs->depth == 1) {
+        XML_Index at = XML_GetCurrentByteIndex(xs->p);
+        xs->stanza_start = at < 0 ? xs->fed : (uint64_t)at;
+    }
+    if (token_end(xs) - xs->stanza_start > xs->lim.max_stanza_size) {
+        halt(xs, XSE_POLICY_VIOLATION);
+        return;
+    }
+    /* The new element's nesting level in its stanza is depth: 1 for
+     * the stanza element itself. */
+    if (xs->depth > xs->lim.max_depth ||
+        count_attrs(atts) > xs->lim.max_attrs) {
+        halt(xs, XSE_BAD_FORMAT);
+        return;
+    }
+    struct stanza *el = new_elem(xs->cur, name);
+    set_attrs(el, atts);
+    if (!xs->root)
+        xs->root = el;
+    xs->cur = el;
+    xs->depth++;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    (void)name;
+    struct xstream *xs = ud;
+    if (xs->halted)
+        return;
+    uint64_t end = token_end(xs);
+    if (xs->depth == 1) {
+        xs->depth = 0;
+        xs->state = XS_CLOSED;
+        xs->event_end = end;
+        if (xs->cb->stream_close)
+            xs->cb->stream_close(xs->ud);
+        return;
+    }
+    if (end - xs->stanza_start > xs->lim.max_stanza_size) {
+        halt(xs, XSE_POLICY_VIOLATION);
+        return;
+    }
+    xs->depth--;
+    xs->cur = xs->cur->parent;
+    if (xs->depth > 1)
+        return;
+    struct stanza *st = xs->root;
+    xs->root = NULL;
+    xs->event_end = end;
+    if (xs->cb->stanza)
+        xs->cb->stanza(xs->ud, st);
+    else
+        stanza_unref(st);
+}
+
+static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
+{
+    struct xstream *xs = ud;
+    if (xs->halted)
+        return;
+    if (xs->depth <= 1) {
+        /* Between stanzas only whitespace (keepalives) may appear. */
+        for (int i = 0; i < len; i++) {
+            if (!is_space(s[i])) {
+                halt(xs, XSE_NOT_WELL_FORMED);
+                return;
+            }
+        }
+        return;
+    }
+    if (token_end(xs) - xs->stanza_start > xs->lim.max_stanza_size) {
+        halt(xs, XSE_POLICY_VIOLATION);
+        return;
+    }
+    stanza_add_text(xs->cur, s, (size_t)len);
+}
+
+static void XMLCALL on_doctype(void *ud, const XML_Char *name,
+                               const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal_subset)
+{
+    (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+    halt(ud, XSE_RESTRICTED_XML);
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_pe,
+                                   const XML_Char *value, int value_len,
+                                   const XML_Char *base, const XML_Char *sysid,
+                                   const XML_Char *pubid,
+                                   const XML_Char *notation)
+{
+    (void)name, (void)is_pe, (void)value, (void)value_len, (void)base;
+    (void)sysid, (void)pubid, (void)notation;
+    halt(ud, XSE_RESTRICTED_XML);
+}
+
+static void XMLCALL on_pi(void *ud, const XML_Char *target,
+                          const XML_Char *data)
+{
+    (void)target, (void)data;
+    halt(ud, XSE_RESTRICTED_XML);
+}
+
+static void XMLCALL on_comment(void *ud, const XML_Char *data)
+{
+    (void)data;
+    halt(ud, XSE_RESTRICTED_XML);
+}
+
+/* ---- parser lifetime ---- */
+
+static void parser_open(struct xstream *xs)
+{
+    static const XML_Char sep[] = {NS_SEP, '\0'};
+    assert(!xs->p && xs->expat_mem == 0);
+    WITH_COUNTER(xs, xs->p = XML_ParserCreate_MM("UTF-8", &mm_suite, sep));
+    XML_Parser p = xs->p;
+    XML_SetUserData(p, xs);
+    XML_SetElementHandler(p, on_start, on_end);
+    XML_SetCharacterDataHandler(p, on_chars);
+    XML_SetStartDoctypeDeclHandler(p, on_doctype);
+    XML_SetEntityDeclHandler(p, on_entity_decl);
+    XML_SetProcessingInstructionHandler(p, on_pi);
+    XML_SetCommentHandler(p, on_comment);
+    XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+    /* Deferral holds back a completed stanza until more input arrives;
+     * a server must act on every stanza as soon as its last byte is in. */
+    XML_SetReparseDeferralEnabled(p, XML_FALSE);
+#endif
+    xs->fed = xs->peer_start = xs->stanza_start = xs->event_end = 0;
+    xs->depth = 0;
+    if (xs->state != XS_OPEN || !xs->header)
+        return;
+    /* Rebuilding after a shrink: the header was valid when it first came,
+     * so replaying it only restores the namespace context. */
+    xs->replaying = true;
+    for (size_t pos = 0, used; pos < xs->header_len; pos += used) {
+        size_t n = xs->header_len - pos;
+        int r =
+            parse(xs, xs->header + pos, n < FEED_SLICE ? n : FEED_SLICE, &used);
+        (void)r;
+        assert(r == 0);
+    }
+    xs->replaying = false;
+    assert(xs->depth == 1);
+    xs->peer_start = xs->fed;
+}
+
+/* Frees expat and any half-built stanza; the state stays as it is. */
+static void parser_drop(struct xstream *xs)
+{
+    if (xs->p) {
+        WITH_COUNTER(xs, XML_ParserFree(xs->p));
+        xs->p = NULL;
+    }
+    assert(xs->expat_mem == 0);
+    stanza_unref(xs->root);
+    xs->root = xs->cur = NULL;
+    xs->depth = 0;
+    xs->halted = false;
+    xs->reset_pending = false;
+    xs->err = XSE_NONE;
+}
+
+/* Frees everything the stream holds but the struct itself. */
+static void release(struct xstream *xs)
+{
+    parser_drop(xs);
+    free(xs->header);
+    xs->header = NULL;
+    xs->header_len = 0;
+}
+
+/* A fresh stream: nothing of the old one remains. */
+static void restart(struct xstream *xs)
+{
+    release(xs);
+    xs->state = XS_HEADER;
+}
+
+/* Stops expat from a handler; err (when not XSE_NONE) is reported once
+ * XML_Parse() has returned. */
+static void halt(struct xstream *xs, enum xstream_error err)
+{
+    if (err != XSE_NONE && xs->err == XSE_NONE)
+        xs->err = err;
+    if (!xs->halted) {
+        xs->halted = true;
+        XML_StopParser(xs->p, XML_FALSE);
+    }
+}
+
+static enum xstream_error map_error(enum XML_Error e)
+{
+    switch (e) {
+    case XML_ERROR_UNDEFINED_ENTITY:
+    case XML_ERROR_RECURSIVE_ENTITY_REF:
+    case XML_ERROR_PARAM_ENTITY_REF:
+    case XML_ERROR_BINARY_ENTITY_REF:
+    case XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF:
+    case XML_ERROR_EXTERNAL_ENTITY_HANDLING:
+    case XML_ERROR_NOT_STANDALONE:
+    case XML_ERROR_ENTITY_DECLARED_IN_PE:
+        return XSE_RESTRICTED_XML;
+    default:
+        return XSE_NOT_WELL_FORMED;
+    }
+}
+
+/* Reports the error found and leaves the stream failed. The error
+ * callback may reset or stop the stream; the rest of the input fed with
+ * the bad bytes is dropped either way. */
+static int fail(struct xstream *xs)
+{
+    enum xstream_error err = xs->err;
+    release(xs);
+    xs->state = XS_FAILED;
+    if (xs->cb->error)
+        xs->cb->error(xs->ud, err);
+    return -ERR_PROTO;
+}
+
+/* Caps on what the peer has sent but we have not finished: the open
+ * stanza, the header, or a token expat is buffering between stanzas. */
+static enum xstream_error check_pending(struct xstream *xs)
+{
+    switch (xs->state) {
+    case XS_HEADER:
+        if (xs->fed - xs->peer_start > HEADER_MAX)
+            return XSE_POLICY_VIOLATION;
+        break;
+    case XS_OPEN:
+    case XS_CLOSED:
+        if (xs->root) {
+            if (xs->fed - xs->stanza_start > xs->lim.max_stanza_size)
+                return XSE_POLICY_VIOLATION;
+        } else {
+            XML_Index at = XML_GetCurrentByteIndex(xs->p);
+            uint64_t done = at < 0 ? 0 : (uint64_t)at;
+            if (done < xs->peer_start)
+                done = xs->peer_start;
+            if (xs->fed - done > xs->lim.max_stanza_size)
+                return XSE_POLICY_VIOLATION;
+        }
+        break;
+    default:
+        break;
+    }
+    return XSE_NONE;
+}
+
+/* Feeds s[0..n) (n <= FEED_SLICE) to expat and acts on what the
+ * callbacks asked for. *used is how much of s was consumed, which is
+ * less than n when a callback reset the stream mid-slice. */
+static int parse(struct xstream *xs, const char *s, size_t n, size_t *used)
+{
+    uint64_t base = xs->fed;
+    xs->fed += n;
+    xs->in_expat = true;
+    enum XML_Status st;
+    WITH_COUNTER(xs, st = XML_Parse(xs->p, s, (int)n, XML_FALSE));
+    xs->in_expat = false;
+    *used = n;
+    if (xs->state == XS_STOPPED) {
+        release(xs);
+        return -ERR_CLOSED;
+    }
+    if (st == XML_STATUS_ERROR && !xs->halted)
+        xs->err = map_error(XML_GetErrorCode(xs->p));
+    if (xs->err != XSE_NONE)
+        return fail(xs);
+    if (xs->reset_pending) {
+        /* Resume right after the token whose callback asked for the
+         * reset: the peer may have pipelined a new stream header
+         * behind it (RFC 6120 §6.4.6). */
+        uint64_t end = xs->event_end;
+        *used = end <= base ? 0 : end - base >= n ? n : (size_t)(end - base);
+        restart(xs);
+        return 0;
+    }
+    xs->err = check_pending(xs);
+    if (xs->err != XSE_NONE)
+        return fail(xs);
+    return 0;
+}
+
+/* ---- API ---- */
+
+struct xstream *xstream_new(const struct xstream_limits *lim,
+                            const struct xstream_cb *cb, void *ud)
+{
+    struct xstream *xs = xcalloc(1, sizeof(*xs));
+    xs->cb = cb;
+    xs->ud = ud;
+    if (lim)
+        xs->lim = *lim;
+    if (!xs->lim.max_stanza_size)
+        xs->lim.max_stanza_size = DEFAULT_STANZA_MAX;
+    if (!xs->lim.max_depth)
+        xs->lim.max_depth = DEFAULT_DEPTH;
+    if (!xs->lim.max_attrs)
+        xs->lim.max_attrs = DEFAULT_ATTRS;
+    xs->state = XS_HEADER;
+    return xs;
+}
+
+void xstream_free(struct xstream *xs)
+{
+    if (!xs)
+        return;
+    assert(!xs->in_feed);
+    release(xs);
+    free(xs);
+}
+
+int xstream_feed(struct xstream *xs, const char *data, size_t len)
+{
+    assert(!xs->in_feed);
+    if (xs->state == XS_FAILED)
+        return -ERR_PROTO;
+    if (xs->state == XS_STOPPED)
+        return -ERR_CLOSED;
+    int r = 0;
+    size_t pos = 0;
+    xs->in_feed = true;
+    while (pos < len && r == 0) {
+        if (!xs->p) {
+            /* Whitespace before a new stream is a keepalive that crossed
+             * the restart; expat would reject it before <?xml?>. */
+            if (xs->state == XS_HEADER) {
+                while (pos < len && is_space(data[pos]))
+                    pos++;
+                if (pos == len)
+                    break;
+                /* A UTF-16 byte order mark: expat would honour it over
+                 * the UTF-8 we ask for (RFC 6120 §11.6). */
+                if ((unsigned char)data[pos] >= 0xfe) {
+                    xs->err = XSE_NOT_WELL_FORMED;
+                    r = fail(xs);
+                    break;
+                }
+            }
+            parser_open(xs);
+        }
+        size_t n = len - pos < FEED_SLICE ? len - pos : FEED_SLICE;
+        size_t used;
+        r = parse(xs, data + pos, n, &used);
+        pos += used;
+    }
+    xs->in_feed = false;
+    if (r == 0 && xs->expat_mem > EXPAT_SOFT_MAX)
+        xstream_shrink(xs);
+    return r;
+}
+
+void xstream_reset(struct xstream *xs)
+{
+    if (xs->state == XS_STOPPED)
+        return;
+    if (xs->in_expat) {
+        xs->reset_pending = true;
+        halt(xs, XSE_NONE);
+        return;
+    }
+    restart(xs);
+}
+
+void xstream_stop(struct xstream *xs)
+{
+    xs->state = XS_STOPPED;
+    if (xs->in_expat) {
+        xs->reset_pending = false;
+        halt(xs, XSE_NONE);
+        return;
+    }
+    release(xs);
+}
+
+void xstream_set_max_stanza_size(struct xstream *xs, size_t max)
+{
+    xs->lim.max_stanza_size = max ? max : DEFAULT_STANZA_MAX;
+}
+
+void xstream_shrink(struct xstream *xs)
+{
+    if (!xs->p || xs->in_feed)
+        return;
+    if (xs->state == XS_OPEN) {
+        XML_Index at = XML_GetCurrentByteIndex(xs->p);
+        if (xs->root || !xs->header || at < 0 || (uint64_t)at != xs->fed)
+            return;
+    } else if (xs->state != XS_HEADER || xs->fed != 0) {
+        return;
+    }
+    parser_drop(xs);
+}
+
+size_t xstream_memory(const struct xstream *xs)
+{
+    return sizeof(*xs) + xs->header_len + xs->expat_mem;
+}
+
+const char *xstream_error_str(enum xstream_error err)
+{
+    switch (err) {
+    case XSE_NONE:
+        return "no error";
+    case XSE_NOT_WELL_FORMED:
+        return "not-well-formed";
+    case XSE_POLICY_VIOLATION:
+        return "policy-violation";
+    case XSE_RESTRICTED_XML:
+        return "restricted-xml";
+    case XSE_INVALID_NAMESPACE:
+        return "invalid-namespace";
+    case XSE_BAD_FORMAT:
+        return "bad-format";
+    }
+    return "unknown error";
+}
