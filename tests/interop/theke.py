@@ -713,6 +713,13 @@ class Chatter:
                  % (self.rounds, self.error))
 
     async def stop(self, min_rounds=1):
+        """Stop after at least min_rounds round trips (waiting for them if
+        the misbehaving part was quick); fail if chatting broke."""
+        deadline = time.monotonic() + min_rounds * (self.limit +
+                                                    self.interval)
+        while self.rounds < min_rounds and self.error is None and \
+                time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         self.assert_ok()
         self.task.cancel()
         try:
