@@ -25,6 +25,7 @@ and raw sockets (class Raw) for what a well-behaved client never sends.
 
 import asyncio
 import base64
+import faulthandler
 import logging
 import os
 import re
@@ -968,6 +969,8 @@ def run(main, users=(), config=None, domain="localhost", alive_check=True):
                         format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGALRM, _watchdog)
     signal.alarm(TEST_DEADLINE)
+    # Where every thread was, should the watchdog fire.
+    faulthandler.dump_traceback_later(TEST_DEADLINE - 1, exit=False)
     srv = Server(domain=domain, config=config)
     ok = False
     try:
@@ -995,6 +998,7 @@ def run(main, users=(), config=None, domain="localhost", alive_check=True):
         print(srv.log_tail(), flush=True)
     finally:
         signal.alarm(0)
+        faulthandler.cancel_dump_traceback_later()
         if os.environ.get("THEKE_TEST_KEEP"):
             srv.kill()
             print("kept %s" % srv.dir)
