@@ -20,7 +20,10 @@ async def main(srv):
     check(err["condition"] == "conflict",
           "old session ended with <%s/>, wanted <conflict/>: %s" % (
               err["condition"], err))
-    await theke.asyncio.wait_for(old.closed.wait(), 10)
+    try:
+        await theke.asyncio.wait_for(old.closed.wait(), 10)
+    except theke.asyncio.TimeoutError:
+        theke.fail("replaced session still connected 10 s after <conflict/>")
     bob.chat(srv.jid("alice") + "/home", "to the new session")
     await new.messages.get(theke.body_is("to the new session"), 10)
     await theke.exchange(new, bob)

@@ -688,6 +688,7 @@ class Chatter:
         self.worst = 0.0
         self.error = None
         self.task = None
+        self.stopping = False
 
     def start(self):
         self.task = asyncio.ensure_future(self._run())
@@ -695,7 +696,7 @@ class Chatter:
 
     async def _run(self):
         try:
-            while True:
+            while not self.stopping:
                 t0 = time.monotonic()
                 await exchange(self.a, self.b, "round %d" % self.rounds,
                                timeout=self.limit)
@@ -722,11 +723,12 @@ class Chatter:
                 time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self.assert_ok()
+        # Python 3.11's wait_for() can swallow a cancellation that meets
+        # a completing wait, so the loop also checks a flag, and the wait
+        # for it is bounded.
+        self.stopping = True
         self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
+        await asyncio.wait([self.task], timeout=2 * self.limit)
         self.assert_ok()
         check(self.rounds >= min_rounds,
               "the other clients completed only %d chat rounds (wanted %d)"
