@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """A message to a bare JID goes to the highest-priority resource.
 
-RFC 6121 §8.5.2.1.1: a chat/normal message to the bare JID is delivered
-to the available resource with the highest non-negative priority (or to
-all of them when several share it), never to a negative priority one.
+RFC 6121 §8.5.2.1.1 lets a server deliver a message to the bare JID
+either to the "most available" resources or to all non-negative ones;
+theked routes type='normal' by priority (the highest, or all that share
+it) and may give type='chat' to every non-negative resource.  Never to a
+negative priority one; with only those, the message is stored offline.
 """
 import theke
 from theke import check
@@ -26,7 +28,7 @@ async def main(srv):
     # server knows every priority before the first message.
     await seen(hi, neg, -1)
 
-    alice.chat(srv.jid("bob"), "to bare 1")
+    alice.chat(srv.jid("bob"), "to bare 1", mtype="normal")
     m = await hi.messages.get(theke.body_is("to bare 1"), 10,
                               "priority 5 resource waiting for the message "
                               "to the bare JID")
@@ -36,10 +38,20 @@ async def main(srv):
     await neg.messages.none(theke.body_is("to bare 1"), 0.1,
                             "negative priority resource got the message")
 
+    # A chat message reaches the best resource (and perhaps the other
+    # non-negative one), never the negative one.
+    alice.chat(srv.jid("bob"), "chat to bare")
+    await hi.messages.get(theke.body_is("chat to bare"), 10,
+                          "priority 5 resource waiting for a chat message "
+                          "to the bare JID")
+    await neg.messages.none(theke.body_is("chat to bare"), 1.0,
+                            "negative priority resource got a chat message")
+    lo.messages.take_all(theke.body_is("chat to bare"))
+
     # The priority changes: now 'lo' is the best.
     lo.send_presence(ppriority=10)
     await seen(hi, lo, 10)
-    alice.chat(srv.jid("bob"), "to bare 2")
+    alice.chat(srv.jid("bob"), "to bare 2", mtype="normal")
     await lo.messages.get(theke.body_is("to bare 2"), 10,
                           "priority 10 resource waiting")
     await hi.messages.none(theke.body_is("to bare 2"), 1.0,
@@ -62,7 +74,7 @@ async def main(srv):
     # offline (§8.5.2.1.1 / §8.5.2.2) and not shown to it.
     await hi.close()
     await lo.close()
-    alice.chat(srv.jid("bob"), "to bare 4")
+    alice.chat(srv.jid("bob"), "to bare 4", mtype="normal")
     await neg.messages.none(theke.body_is("to bare 4"), 1.0,
                             "negative priority resource got the message")
     await neg.close()
