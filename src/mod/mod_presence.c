@@ -484,8 +484,18 @@ static int session_closed(struct hook_ctx *h, struct stanza *st)
     return HOOK_PASS;
 }
 
+static int features(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    /* RFC 6121 §3.4.1: pre-approval is supported. */
+    if (h->sess->authed)
+        stanza_add_child(h->data, "urn:xmpp:features:pre-approval", "sub");
+    return HOOK_PASS;
+}
+
 int mod_presence_init(struct mod *m)
 {
+    mod_hook(m, "stream-features", features, PRIO_DEFAULT);
     mod_hook(m, "pre-presence", pre_presence, PRIO_DEFAULT);
     mod_hook(m, "presence/bare", presence_bare, PRIO_DEFAULT);
     mod_hook(m, "presence/full", presence_full, PRIO_DEFAULT);

@@ -251,6 +251,16 @@ static void arm_auth_timeout(struct session *s)
                 on_timer, s);
 }
 
+static struct xstream *new_parser(struct session *s)
+{
+    struct xstream_limits lim = {
+        .max_stanza_size = xstream_max(s),
+        .max_depth = 32,
+        .max_attrs = 64,
+    };
+    return xstream_new(&lim, &stream_cb, s);
+}
+
 static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
 {
     bool direct_tls = ud != NULL;
@@ -272,12 +282,7 @@ static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
     /* Output may hold a few full stanzas queued for a reader that is
      * momentarily slow; more than that is a reader that does not read. */
     s->conn->max_out = srv.cfg->max_stanza_size * 4 + 65536;
-    struct xstream_limits lim = {
-        .max_stanza_size = xstream_max(s),
-        .max_depth = 32,
-        .max_attrs = 64,
-    };
-    s->xs = xstream_new(&lim, &stream_cb, s);
+    s->xs = new_parser(s);
     s->all_next = all_sessions;
     if (all_sessions)
         all_sessions->all_prev = s;
@@ -314,6 +319,7 @@ static void on_closed(struct conn *c, const char *reason)
     if (s->all_next)
         s->all_next->all_prev = s->all_prev;
     xstream_free(s->xs);
+    xstream_free(s->retired_xs);
     sasl_free(s->sasl);
     if (s->presence)
         stanza_unref(s->presence);
@@ -329,6 +335,10 @@ static void on_data(struct conn *c, const char *data, size_t len)
     s->last_read_ms = loop_now_ms(srv.loop);
     s->ping_outstanding = false;
     xstream_feed(s->xs, data, len);
+    if (s->retired_xs) {
+        xstream_free(s->retired_xs);
+        s->retired_xs = NULL;
+    }
 }
 
 static void send_ping(struct session *s)
@@ -449,7 +459,13 @@ static void do_starttls(struct session *s)
     send_str(s, "<proceed xmlns='" NS_TLS "'/>");
     conn_starttls(s->conn, srv.tls);
     s->secure = true;
-    restart_stream(s);
+    /* Bytes sent in the clear behind <starttls/> must not be parsed as
+     * the encrypted stream: stop this parser (dropping them) and start
+     * a fresh one, swapped in once the current feed has returned. */
+    s->header_sent = false;
+    xstream_stop(s->xs);
+    s->retired_xs = s->xs;
+    s->xs = new_parser(s);
 }
 
 static void sasl_failure(struct session *s, const char *cond)
@@ -617,9 +633,10 @@ static void reply_result(struct session *s, const struct stanza *iq,
         stanza_set_attr(r, "id", id);
     if (s->bound)
         stanza_set_attr(r, "to", s->jid.s);
-    struct stanza *p = ns ? stanza_add_child(r, ns, name) : NULL;
+    if (ns)
+        stanza_add_child(r, ns, name);
     if (payload_out)
-        *payload_out = p;
+        *payload_out = r;
     else {
         session_send(s, r);
         stanza_unref(r);

@@ -38,6 +38,7 @@ struct session {
     /* private to session.c / c2s.c */
     struct session *next_of_user;
     struct xstream *xs;
+    struct xstream *retired_xs; /* stopped parser, freed after its feed */
     struct sasl *sasl;
     unsigned state;
     bool header_sent;
