@@ -135,8 +135,15 @@ static enum sasl_result plain_step(struct sasl *x, const char *in, size_t len,
     struct scram_creds c;
     char *pw = xstrndup(pass, passlen);
     int r = store_user_get_creds(srv.store, x->username, SCRAM_SHA256, &c);
-    if (r == 0)
+    if (r == 0) {
         r = scram_check_password(SCRAM_SHA256, &c, pw);
+    } else {
+        /* Spend the same work on an unknown account, so that the time
+         * to answer does not tell which accounts exist. */
+        scram_creds_fake(SCRAM_SHA256, x->username, &c);
+        scram_check_password(SCRAM_SHA256, &c, pw);
+        r = -ERR_AUTH;
+    }
     memset(pw, 0, passlen);
     free(pw);
     if (r != 0) {
