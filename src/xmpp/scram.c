@@ -21,6 +21,7 @@
 #include <string.h>
 #include <stringprep.h>
 
+#include "core/utf8.h"
 #include "core/alloc.h"
 #include "core/base64.h"
 #include "core/err.h"
@@ -66,7 +67,6 @@ struct cursor {
 };
 
 static enum crypto_hash hash_of(enum scram_hash h);
-static bool utf8_valid(const unsigned char *s, size_t n);
 static int saslprep(const char *in, size_t max, char **out);
 static int next_attr(struct cursor *c, char *attr, struct str *val);
 static bool at_end(const struct cursor *c);
@@ -84,46 +84,6 @@ static enum crypto_hash hash_of(enum scram_hash h)
 const char *scram_mech_name(enum scram_hash h)
 {
     return h == SCRAM_SHA256 ? "SCRAM-SHA-256" : "SCRAM-SHA-1";
-}
-
-/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
- * above U+10FFFF. libidn checks this too, but decoded saslnames that are
- * not prepared (the authzid) would otherwise pass unchecked. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += k + 1;
-    }
-    return true;
 }
 
 /* SASLprep (RFC 4013) of a NUL-terminated string. On success *out is an
