@@ -45,6 +45,7 @@
 #define SASL_DATA_MAX 8192 /* base64 characters in one SASL element */
 #define MAX_RESOURCES_PER_ACCOUNT 32
 #define PING_GRACE_MS 30000
+#define SHRINK_AFTER_MS 5000 /* quiet time before the parser is shrunk */
 /* Failed logins: delays double from FAIL_BASE_MS after the first failure,
  * up to FAIL_MAX_MS; a record is forgotten after FAIL_FORGET_MS. */
 #define FAIL_BASE_MS 500
@@ -371,8 +372,15 @@ static void on_timer(struct loop *l, void *ud)
     uint64_t now = loop_now_ms(srv.loop);
     uint64_t idle = (uint64_t)srv.cfg->idle_timeout * 1000u;
     uint64_t silent = now - s->last_read_ms;
+    /* A quiet stream gives back its parser's memory; most connections
+     * are quiet most of the time. */
+    if (silent >= SHRINK_AFTER_MS)
+        xstream_shrink(s->xs);
     if (silent < idle) {
-        timer_start(srv.loop, &s->timer, idle - silent, on_timer, s);
+        uint64_t next = idle - silent;
+        if (silent < SHRINK_AFTER_MS && SHRINK_AFTER_MS - silent < next)
+            next = SHRINK_AFTER_MS - silent;
+        timer_start(srv.loop, &s->timer, next, on_timer, s);
         return;
     }
     if (!s->ping_outstanding && s->bound) {
@@ -524,8 +532,7 @@ static void auth_succeeded(struct session *s, const struct buf *extra)
     sasl_free(s->sasl);
     s->sasl = NULL;
     xstream_set_max_stanza_size(s->xs, srv.cfg->max_stanza_size);
-    timer_start(srv.loop, &s->timer, (uint64_t)srv.cfg->idle_timeout * 1000u,
-                on_timer, s);
+    timer_start(srv.loop, &s->timer, SHRINK_AFTER_MS, on_timer, s);
     restart_stream(s);
 }
 
