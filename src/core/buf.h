@@ -29,7 +29,12 @@ struct buf {
 
 /* Bytes available to read: p + off, length buf_used(). */
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
-static inline char *buf_data(const struct buf *b) { return b->p + b->off; }
+static inline char *buf_data(const struct buf *b)
+{
+    /* An empty buf has no storage; NULL + 0 is undefined behaviour. */
+    static char empty[1];
+    return b->p ? b->p + b->off : empty;
+}
 
 /* Makes room for at least n more bytes after len; returns the write
  * pointer. Call buf_commit() with what was actually written. */
