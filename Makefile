@@ -95,4 +95,15 @@ format:
 clean:
 	rm -rf build build-san
 
+# A c2s load generator and a short end-to-end run of it; not part of
+# `make test`. See bench/README.md.
+$(BUILD)/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $< \
+	    $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+
+.PHONY: bench-smoke
+bench-smoke: all $(BUILD)/loadgen
+	bash bench/smoke.sh $(BUILD)
+
 -include $(LIB_OBJS:.o=.d)
