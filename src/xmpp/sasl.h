@@ -16,7 +16,9 @@ enum sasl_result { SASL_CONTINUE, SASL_SUCCESS, SASL_FAILURE };
 
 struct sasl;
 
-/* Calls fn for each mechanism offered on a stream, best first. */
+/* Calls fn for each mechanism offered on a stream, best first. secure:
+ * the channel is confidential (TLS, or loopback plaintext the operator
+ * allowed); PLAIN needs it. */
 void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
                      void *ud);
 /* Starts an exchange; NULL when mech is not offered on this stream. */
