@@ -38,6 +38,7 @@ static const char usage_text[] =
     "       thekectl [-v] [-c FILE] user del JID\n"
     "       thekectl [-v] [-c FILE] user passwd JID PASSWORD\n"
     "       thekectl [-v] [-c FILE] user list\n"
+    "       thekectl [-v] [-c FILE] user import < FILE\n"
     "       thekectl -h\n"
     "\n"
     "Manages the accounts of a theke server. Safe to use while theked\n"
@@ -53,6 +54,9 @@ static const char usage_text[] =
     "                             remove it from other users' rosters\n"
     "  user passwd JID PASSWORD   set a new password\n"
     "  user list                  print every account, one JID per line\n"
+    "  user import                create the accounts named on standard\n"
+    "                             input, one \"JID PASSWORD\" per line;\n"
+    "                             a bad line is reported and skipped\n"
     "\n"
     "JID is user@domain, where domain is the configured domain.\n"
     "PASSWORD \"-\" reads the password from the first line of standard\n"
@@ -77,13 +81,20 @@ static int mkdir_p(const char *path);
 static int open_store(const struct cfg *c, struct store **out);
 static int finish(struct store *st, int status);
 static void print_user(void *ud, const char *username);
+static int cmd_import(const struct cfg *c);
 static int cmd_user(const struct cfg *c, int argc, char **argv);
+
+/* The line of standard input "user import" is at, 0 otherwise; errors
+ * name it. */
+static unsigned long import_lineno;
 
 /* Prints "thekectl: ..." and returns the exit status 1. */
 static int fail(const char *fmt, ...)
 {
     va_list ap;
     fputs("thekectl: ", stderr);
+    if (import_lineno)
+        fprintf(stderr, "line %lu: ", import_lineno);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -238,6 +249,92 @@ static void print_user(void *ud, const char *username)
     printf("%s@%s\n", username, (const char *)ud);
 }
 
+/* Commits every IMPORT_BATCH accounts so that theked, which shares the
+ * database, never waits long for the write lock. */
+#define IMPORT_BATCH    256
+#define IMPORT_LINE_MAX (PASSWORD_MAX + 3072)
+
+/* One line of an import: creates the account or says why not. */
+static int import_line(const struct cfg *c, struct store *st, char *line)
+{
+    char *sp = strpbrk(line, " \t");
+    if (!sp) {
+        fail("expected \"JID PASSWORD\"");
+        return -1;
+    }
+    *sp = '\0';
+    char *password = sp + 1;
+    password += strspn(password, " \t");
+    struct account a;
+    struct scram_creds sha1, sha256;
+    int status = parse_account(line, c->domain, &a);
+    if (status == 0 && !*password)
+        status = fail("%s: the password is empty", line);
+    if (status == 0)
+        status = make_creds(password, c->scram_iterations, &sha1, &sha256);
+    if (status == 0) {
+        int r = store_user_create(st, a.user, &sha1, &sha256);
+        if (r == -ERR_EXISTS)
+            status = fail("account %s already exists", a.bare);
+        else if (r < 0)
+            status = fail("cannot create account %s: %s", a.bare, err_str(r));
+    }
+    explicit_bzero(&sha1, sizeof(sha1));
+    explicit_bzero(&sha256, sizeof(sha256));
+    free(a.user);
+    free(a.bare);
+    return status == 0 ? 0 : -1;
+}
+
+static int cmd_import(const struct cfg *c)
+{
+    struct store *st;
+    int status = open_store(c, &st);
+    if (status != 0)
+        return status;
+    char *line = xmalloc(IMPORT_LINE_MAX + 2);
+    unsigned long created = 0, failed = 0;
+    while (fgets(line, IMPORT_LINE_MAX + 2, stdin)) {
+        import_lineno++;
+        size_t n = strlen(line);
+        bool whole = n > 0 && line[n - 1] == '\n';
+        if (!whole && !feof(stdin)) {
+            fail("longer than %d bytes", IMPORT_LINE_MAX);
+            failed++;
+            int ch;
+            while ((ch = getchar()) != EOF && ch != '\n')
+                ;
+            continue;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        if (import_line(c, st, line) == 0)
+            created++;
+        else
+            failed++;
+        int r = 0;
+        if (created > 0 && created % IMPORT_BATCH == 0)
+            r = store_flush(st);
+        if (r < 0) {
+            status = fail("cannot save the accounts so far: %s%s",
+                          err_str(r), STORE_HINT);
+            break;
+        }
+    }
+    import_lineno = 0;
+    explicit_bzero(line, IMPORT_LINE_MAX + 2);
+    free(line);
+    if (status == 0 && ferror(stdin))
+        status = fail("cannot read standard input: %s", strerror(errno));
+    status = finish(st, status);
+    if (status == 0)
+        fprintf(stderr, "thekectl: %lu accounts created, %lu lines skipped\n",
+                created, failed);
+    return status == 0 && failed > 0 ? EXIT_FAILURE : status;
+}
+
 static int cmd_user(const struct cfg *c, int argc, char **argv)
 {
     struct account a = {NULL, NULL};
@@ -248,7 +345,7 @@ static int cmd_user(const struct cfg *c, int argc, char **argv)
     int status, r;
 
     if (!sub)
-        return usage_error("expected: user add|del|passwd|list ...");
+        return usage_error("expected: user add|del|passwd|list|import ...");
 
     if (strcmp(sub, "list") == 0) {
         if (argc != 1)
@@ -262,6 +359,11 @@ static int cmd_user(const struct cfg *c, int argc, char **argv)
         if (status == 0 && (fflush(stdout) != 0 || ferror(stdout)))
             status = fail("cannot write the list: %s", strerror(errno));
         return finish(st, status);
+    }
+    if (strcmp(sub, "import") == 0) {
+        if (argc != 1)
+            return usage_error("user import takes no arguments");
+        return cmd_import(c);
     }
     bool add = strcmp(sub, "add") == 0;
     bool passwd = strcmp(sub, "passwd") == 0;

@@ -43,6 +43,26 @@ async def main(srv):
     carol = await srv.client("carol", resource="c")
     await carol.close()
 
+    # import: good lines become accounts, each bad line is named and
+    # skipped, and the exit status says something was skipped.
+    lines = ["erin@%s e-secret" % D, "", "# a comment",
+             "frank@%s  f secret with spaces" % D, "nopassword@%s" % D,
+             "carol@%s again" % D, "gina@other.example x"]
+    r = srv.ctl("user", "import", input="\n".join(lines) + "\n")
+    check(r.returncode != 0, "import with bad lines exited 0")
+    for n in (5, 6, 7):
+        check("line %d: " % n in r.stderr,
+              "import did not report line %d: %r" % (n, r.stderr))
+    check("2 accounts created, 3 lines skipped" in r.stderr,
+          "import summary: %r" % r.stderr)
+    srv.users["erin"] = "e-secret"
+    srv.users["frank"] = "f secret with spaces"
+    for u in ("erin", "frank"):
+        c = await srv.client(u, resource="imp")
+        await c.close()
+    listed = ok(srv.ctl("user", "list"), "user list").stdout.split()
+    check("nopassword@" + D not in listed, "nopassword was created")
+
     # passwd: the new password works, the old one does not.
     ok(srv.ctl("user", "passwd", "carol@" + D, "c-new"), "user passwd")
     bad = theke.Client(srv, "carol@%s/x" % D, "c-secret",
