@@ -183,6 +183,12 @@ void conn_pause_read(struct conn *c, bool pause)
 
 bool conn_is_tls(const struct conn *c) { return c->tls != NULL; }
 
+void conn_trim(struct conn *c)
+{
+    if (buf_used(&c->out) == 0)
+        buf_free(&c->out);
+}
+
 /* Sends as much queued output as the socket takes. Returns 0, or a
  * negative ERR_* when the connection is dead. */
 static int try_flush(struct conn *c)

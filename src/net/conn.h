@@ -75,6 +75,8 @@ void conn_wrote(struct conn *c);
 /* Starts the server side of TLS after what is queued (e.g. <proceed/>)
  * has been sent in the clear. */
 void conn_starttls(struct conn *c, struct tls_ctx *ctx);
+/* Gives back buffer memory a quiet connection does not need. */
+void conn_trim(struct conn *c);
 /* Sends what is queued, then closes. reason is a static string. */
 void conn_close_async(struct conn *c, const char *reason);
 /* Stops or resumes reading (e.g. while a failed login is delayed). */

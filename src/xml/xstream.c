@@ -21,8 +21,10 @@
  *
  * Memory: expat is fed in slices of FEED_SLICE bytes, because it keeps
  * its input buffer at twice the largest piece it was given. Expat's own
- * allocations are counted per parser; the parser is dropped when the
- * stream sits between stanzas and the count is above EXPAT_SOFT_MAX
+ * allocations come from a region per parser (core/region.h), so that
+ * they leave the resident set when the parser goes; the parser is
+ * dropped when the stream sits between stanzas and the region holds
+ * more than EXPAT_SOFT_MAX
  * (expat keeps every distinct attribute name and prefix it ever saw) or
  * when the owner calls xstream_shrink(), and rebuilt from the saved
  * stream header on the next feed.
@@ -33,13 +35,13 @@
 
 #include <assert.h>
 #include <expat.h>
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/region.h"
 
 #define NS_STREAMS  "http://etherx.jabber.org/streams"
 #define NS_SEP      '\x01' /* cannot occur in XML 1.0 text, so never in a URI */
@@ -81,7 +83,7 @@ struct xstream {
                                token: where a reset resumes */
     struct stanza *root;    /* stanza being built, owned */
     struct stanza *cur;     /* its open element, borrowed from root */
-    size_t expat_mem;       /* bytes expat has allocated for p */
+    struct region *mem;     /* expat's memory; NULL with p */
     char *header;           /* raw stream start tag, replayed after a */
     size_t header_len;      /* shrink; NULL before the header */
 };
@@ -95,40 +97,20 @@ static void restart(struct xstream *xs);
 static void halt(struct xstream *xs, enum xstream_error err);
 static enum xstream_error map_error(enum XML_Error e);
 
-/* ---- expat's memory, counted per parser ---- */
+/* ---- expat's memory, one region per parser ---- */
 
-/* The counter of the parser whose expat call is running. Expat allocates
+/* The region of the parser whose expat call is running. Expat allocates
  * and frees only inside the calls this file makes, which set it. */
-static _Thread_local size_t *mm_counter;
+static _Thread_local struct region *mm_region;
 
-static void mm_count(size_t add, size_t sub)
-{
-    if (mm_counter)
-        *mm_counter = *mm_counter + add - sub;
-}
-
-static void *mm_malloc(size_t n)
-{
-    void *p = xmalloc(n);
-    mm_count(malloc_usable_size(p), 0);
-    return p;
-}
+static void *mm_malloc(size_t n) { return region_alloc(mm_region, n); }
 
 static void *mm_realloc(void *p, size_t n)
 {
-    size_t old = p ? malloc_usable_size(p) : 0;
-    void *q = xrealloc(p, n);
-    mm_count(malloc_usable_size(q), old);
-    return q;
+    return region_realloc(mm_region, p, n);
 }
 
-static void mm_free(void *p)
-{
-    if (!p)
-        return;
-    mm_count(0, malloc_usable_size(p));
-    free(p);
-}
+static void mm_free(void *p) { region_free(mm_region, p); }
 
 static const XML_Memory_Handling_Suite mm_suite = {mm_malloc, mm_realloc,
                                                    mm_free};
@@ -162,13 +144,13 @@ static const char *split_name(const char *name, size_t *nslen)
     return sep + 1;
 }
 
-/* Runs stmt, an expat call, with expat's allocations counted for xs. */
-#define WITH_COUNTER(xs, stmt)                                                 \
+/* Runs stmt, an expat call, with expat's allocations in xs's region. */
+#define WITH_REGION(xs, stmt)                                                  \
     do {                                                                       \
-        size_t *saved_counter_ = mm_counter;                                   \
-        mm_counter = &(xs)->expat_mem;                                         \
+        struct region *saved_region_ = mm_region;                              \
+        mm_region = (xs)->mem;                                                 \
         stmt;                                                                  \
-        mm_counter = saved_counter_;                                           \
+        mm_region = saved_region_;                                             \
     } while (0)
 
 /* ---- building stanzas ---- */
@@ -389,8 +371,9 @@ static void XMLCALL on_comment(void *ud, const XML_Char *data)
 static void parser_open(struct xstream *xs)
 {
     static const XML_Char sep[] = {NS_SEP, '\0'};
-    assert(!xs->p && xs->expat_mem == 0);
-    WITH_COUNTER(xs, xs->p = XML_ParserCreate_MM("UTF-8", &mm_suite, sep));
+    assert(!xs->p && !xs->mem);
+    xs->mem = region_new();
+    WITH_REGION(xs, xs->p = XML_ParserCreate_MM("UTF-8", &mm_suite, sep));
     XML_Parser p = xs->p;
     XML_SetUserData(p, xs);
     XML_SetElementHandler(p, on_start, on_end);
@@ -428,10 +411,11 @@ static void parser_open(struct xstream *xs)
 static void parser_drop(struct xstream *xs)
 {
     if (xs->p) {
-        WITH_COUNTER(xs, XML_ParserFree(xs->p));
+        WITH_REGION(xs, XML_ParserFree(xs->p));
         xs->p = NULL;
     }
-    assert(xs->expat_mem == 0);
+    region_destroy(xs->mem);
+    xs->mem = NULL;
     stanza_unref(xs->root);
     xs->root = xs->cur = NULL;
     xs->depth = 0;
@@ -536,7 +520,7 @@ static int parse(struct xstream *xs, const char *s, size_t n, size_t *used)
     xs->fed += n;
     xs->in_expat = true;
     enum XML_Status st;
-    WITH_COUNTER(xs, st = XML_Parse(xs->p, s, (int)n, XML_FALSE));
+    WITH_REGION(xs, st = XML_Parse(xs->p, s, (int)n, XML_FALSE));
     xs->in_expat = false;
     *used = n;
     if (xs->state == XS_STOPPED) {
@@ -626,7 +610,7 @@ int xstream_feed(struct xstream *xs, const char *data, size_t len)
         pos += used;
     }
     xs->in_feed = false;
-    if (r == 0 && xs->expat_mem > EXPAT_SOFT_MAX)
+    if (r == 0 && xs->mem && region_bytes(xs->mem) > EXPAT_SOFT_MAX)
         xstream_shrink(xs);
     return r;
 }
@@ -675,7 +659,7 @@ void xstream_shrink(struct xstream *xs)
 
 size_t xstream_memory(const struct xstream *xs)
 {
-    return sizeof(*xs) + xs->header_len + xs->expat_mem;
+    return sizeof(*xs) + xs->header_len + (xs->mem ? region_bytes(xs->mem) : 0);
 }
 
 const char *xstream_error_str(enum xstream_error err)

@@ -45,7 +45,7 @@
 #define SASL_DATA_MAX 8192 /* base64 characters in one SASL element */
 #define MAX_RESOURCES_PER_ACCOUNT 32
 #define PING_GRACE_MS 30000
-#define SHRINK_AFTER_MS 5000 /* quiet time before the parser is shrunk */
+#define SHRINK_AFTER_MS 2000 /* quiet time before the parser is shrunk */
 /* Failed logins: delays double from FAIL_BASE_MS after the first failure,
  * up to FAIL_MAX_MS; a record is forgotten after FAIL_FORGET_MS. */
 #define FAIL_BASE_MS 500
@@ -377,8 +377,10 @@ static void on_timer(struct loop *l, void *ud)
     uint64_t silent = now - s->last_read_ms;
     /* A quiet stream gives back its parser's memory; most connections
      * are quiet most of the time. */
-    if (silent >= SHRINK_AFTER_MS)
+    if (silent >= SHRINK_AFTER_MS) {
         xstream_shrink(s->xs);
+        conn_trim(s->conn);
+    }
     if (silent < idle) {
         uint64_t next = idle - silent;
         if (silent < SHRINK_AFTER_MS && SHRINK_AFTER_MS - silent < next)

@@ -1,4 +1,5 @@
-/* test_core.c -- buffers, the hash map, the timer heap, log quoting. */
+/* test_core.c -- buffers, the hash map, the timer heap, log quoting,
+ * regions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "core/buf.h"
 #include "core/hmap.h"
 #include "core/log.h"
+#include "core/region.h"
 #include "core/timer_heap.h"
 
 static void test_buf_append_consume(void **state)
@@ -119,6 +121,117 @@ static void test_log_quote(void **state)
     assert_string_equal(out + 66, "...");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed + i * 7);
+}
+
+static void check_fill(const unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(p[i], (unsigned char)(seed + i * 7));
+}
+
+/* Allocations keep their contents through growth and through other
+ * allocations, in blocks and alone (large), and a freed newest
+ * allocation is given back at once. */
+static void test_region_contents(void **state)
+{
+    (void)state;
+    struct region *r = region_new();
+    enum { N = 300 };
+    unsigned char *p[N];
+    size_t len[N];
+    for (unsigned i = 0; i < N; i++) {
+        len[i] = (i * 37) % 900 + 1;
+        if (i % 50 == 7)
+            len[i] = 40000; /* larger than a block */
+        p[i] = region_alloc(r, len[i]);
+        assert_int_equal((uintptr_t)p[i] % 16, 0);
+        fill(p[i], len[i], i);
+    }
+    for (unsigned i = 0; i < N; i += 3) {
+        len[i] += 1000;
+        p[i] = region_realloc(r, p[i], len[i]);
+        fill(p[i] + len[i] - 1000, 1000, i + len[i] - 1000);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        if (i % 3 == 0) {
+            check_fill(p[i], len[i] - 1000, i);
+            check_fill(p[i] + len[i] - 1000, 1000, i + len[i] - 1000);
+        } else {
+            check_fill(p[i], len[i], i);
+        }
+    }
+    /* The newest allocation grows in place and, freed, is given back. */
+    size_t held = region_bytes(r);
+    unsigned char *q = region_alloc(r, 100);
+    fill(q, 100, 9);
+    unsigned char *q2 = region_realloc(r, q, 200);
+    check_fill(q2, 100, 9);
+#ifndef HAVE_ASAN
+    assert_ptr_equal(q2, q);
+#endif
+    region_free(r, q2);
+    assert_int_equal(region_bytes(r), held);
+    for (unsigned i = 0; i < N; i += 2)
+        region_free(r, p[i]);
+    region_destroy(r);
+}
+
+static long resident_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * 4;
+}
+
+/* The point of regions: memory of destroyed regions leaves the resident
+ * set even while small malloc()ed objects were made between them. */
+static void test_region_returns_memory(void **state)
+{
+    (void)state;
+#ifdef HAVE_ASAN
+    skip();
+#else
+    enum { N = 2000, TOUCH = 10000 };
+    struct region **r = calloc(N, sizeof(*r));
+    void **small = calloc(N, sizeof(*small));
+    long before = resident_kib();
+    for (unsigned i = 0; i < N; i++) {
+        r[i] = region_new();
+        memset(region_alloc(r[i], TOUCH), 1, TOUCH);
+        small[i] = malloc(64);
+        memset(small[i], 2, 64);
+    }
+    long busy = resident_kib();
+    assert_true(busy - before > N * (TOUCH / 1024) * 9 / 10);
+    for (unsigned i = 0; i < N; i++)
+        region_destroy(r[i]);
+    long after = resident_kib();
+    print_message("regions: %ld KiB before, %ld busy, %ld after\n", before,
+                  busy, after);
+    /* A few hot blocks stay for reuse; the rest is gone. */
+    assert_true(after - before < (busy - before) / 10);
+    for (unsigned i = 0; i < N; i++)
+        free(small[i]);
+    free(small);
+    free(r);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +240,8 @@ int main(void)
         cmocka_unit_test(test_hmap_many),
         cmocka_unit_test(test_timer_heap_order),
         cmocka_unit_test(test_log_quote),
+        cmocka_unit_test(test_region_contents),
+        cmocka_unit_test(test_region_returns_memory),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
