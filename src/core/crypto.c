@@ -4,11 +4,17 @@
  * of the tree stays independent of its API and versions. */
 #include "core/crypto.h"
 
+/* PBKDF2 below uses the one-block SHA-1/SHA-256 calls that OpenSSL 3
+ * marks deprecated but keeps; see crypto_pbkdf2(). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <limits.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,6 +76,43 @@ void crypto_hmac(enum crypto_hash h, const void *key, size_t keylen,
         fatal("hmac");
 }
 
+/* PBKDF2 is the cost of every PLAIN login and of every password set.
+ * OpenSSL's PKCS5_PBKDF2_HMAC() goes through the EVP MAC layer for each
+ * of the thousands of iterations and spends most of its time there; this
+ * keeps the HMAC key's inner and outer states and copies them per
+ * iteration, which gives the same bytes 3 to 4 times faster (checked
+ * against PKCS5_PBKDF2_HMAC() and RFC 6070/7914 vectors in test_scram).
+ * Only the first output block is needed: dkLen is the digest length. */
+union sha_ctx {
+    SHA_CTX sha1;
+    SHA256_CTX sha256;
+};
+
+static void sha_init(enum crypto_hash h, union sha_ctx *c)
+{
+    if (h == CRYPTO_SHA1)
+        SHA1_Init(&c->sha1);
+    else
+        SHA256_Init(&c->sha256);
+}
+
+static void sha_update(enum crypto_hash h, union sha_ctx *c, const void *p,
+                       size_t n)
+{
+    if (h == CRYPTO_SHA1)
+        SHA1_Update(&c->sha1, p, n);
+    else
+        SHA256_Update(&c->sha256, p, n);
+}
+
+static void sha_final(enum crypto_hash h, union sha_ctx *c, unsigned char *out)
+{
+    if (h == CRYPTO_SHA1)
+        SHA1_Final(out, &c->sha1);
+    else
+        SHA256_Final(out, &c->sha256);
+}
+
 void crypto_pbkdf2(enum crypto_hash h, const char *password, size_t pwlen,
                    const unsigned char *salt, size_t saltlen,
                    unsigned iterations, unsigned char *out)
@@ -77,10 +120,55 @@ void crypto_pbkdf2(enum crypto_hash h, const char *password, size_t pwlen,
     if (pwlen > (size_t)INT_MAX || saltlen > (size_t)INT_MAX ||
         iterations == 0 || iterations > (unsigned)INT_MAX)
         fatal("pbkdf2 arguments");
-    if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
-                          (int)iterations, md_of(h), (int)crypto_digest_len(h),
-                          out) != 1)
-        fatal("pbkdf2");
+    size_t dl = crypto_digest_len(h);
+    if (h != CRYPTO_SHA1 && h != CRYPTO_SHA256) {
+        if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
+                              (int)iterations, md_of(h), (int)dl, out) != 1)
+            fatal("pbkdf2");
+        return;
+    }
+    enum { BLOCK = 64 }; /* SHA-1 and SHA-256 block size */
+    unsigned char key[BLOCK] = {0}, pad[BLOCK], u[CRYPTO_MAX_DIGEST];
+    if (pwlen > BLOCK)
+        crypto_hash(h, password, pwlen, key);
+    else
+        memcpy(key, password, pwlen);
+    union sha_ctx inner, outer, c;
+    for (size_t i = 0; i < BLOCK; i++)
+        pad[i] = key[i] ^ 0x36;
+    sha_init(h, &inner);
+    sha_update(h, &inner, pad, BLOCK);
+    for (size_t i = 0; i < BLOCK; i++)
+        pad[i] = key[i] ^ 0x5c;
+    sha_init(h, &outer);
+    sha_update(h, &outer, pad, BLOCK);
+
+    /* U1 = HMAC(P, S || INT(1)); T = U1 ^ U2 ^ ... */
+    static const unsigned char block_index[4] = {0, 0, 0, 1};
+    c = inner;
+    sha_update(h, &c, salt, saltlen);
+    sha_update(h, &c, block_index, sizeof(block_index));
+    sha_final(h, &c, u);
+    c = outer;
+    sha_update(h, &c, u, dl);
+    sha_final(h, &c, u);
+    memcpy(out, u, dl);
+    for (unsigned n = 1; n < iterations; n++) {
+        c = inner;
+        sha_update(h, &c, u, dl);
+        sha_final(h, &c, u);
+        c = outer;
+        sha_update(h, &c, u, dl);
+        sha_final(h, &c, u);
+        for (size_t i = 0; i < dl; i++)
+            out[i] ^= u[i];
+    }
+    explicit_bzero(key, sizeof(key));
+    explicit_bzero(pad, sizeof(pad));
+    explicit_bzero(u, sizeof(u));
+    explicit_bzero(&inner, sizeof(inner));
+    explicit_bzero(&outer, sizeof(outer));
+    explicit_bzero(&c, sizeof(c));
 }
 
 void crypto_random(void *out, size_t len)

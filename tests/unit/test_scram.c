@@ -16,6 +16,8 @@
 
 #include "xmpp/scram.c"
 
+#include <openssl/evp.h>
+
 #include "core/base64.h"
 #include "core/crypto.h"
 #include "core/err.h"
@@ -712,6 +714,39 @@ static void test_crypto(void **state)
                   4096, d);
     hex(d, 20, x);
     assert_string_equal(x, "4b007901b765489abead49d926f721d065a429c1");
+    /* RFC 6070 test 5, first 20 bytes: password and salt over a block. */
+    crypto_pbkdf2(CRYPTO_SHA1, "passwordPASSWORDpassword", 24,
+                  (const unsigned char *)"saltSALTsaltSALTsaltSALTsaltSALTsalt",
+                  36, 4096, d);
+    hex(d, 20, x);
+    assert_string_equal(x, "3d2eec4fe41c849b80c8d83662c0e44a8b291a96");
+    /* RFC 7914 §11, PBKDF2-HMAC-SHA256, c = 1, first 32 bytes. */
+    crypto_pbkdf2(CRYPTO_SHA256, "passwd", 6, (const unsigned char *)"salt", 4,
+                  1, d);
+    hex(d, 32, x);
+    assert_string_equal(x, "55ac046e56e3089fec1691c22544b605"
+                           "f94185216dde0465e68b9d57c20dacbc");
+    /* The same bytes as OpenSSL's own PBKDF2, keys longer than a block
+     * included. */
+    for (unsigned len = 0; len < 150; len += 7) {
+        char pw[160];
+        unsigned char salt[20], want[32];
+        for (unsigned i = 0; i < len; i++)
+            pw[i] = (char)('!' + (i * 13 + len) % 90);
+        crypto_random(salt, sizeof(salt));
+        for (int sha256 = 0; sha256 < 2; sha256++) {
+            size_t dl = sha256 ? 32 : 20;
+            assert_int_equal(PKCS5_PBKDF2_HMAC(pw, (int)len, salt,
+                                               sizeof(salt), 100,
+                                               sha256 ? EVP_sha256()
+                                                      : EVP_sha1(),
+                                               (int)dl, want),
+                             1);
+            crypto_pbkdf2(sha256 ? CRYPTO_SHA256 : CRYPTO_SHA1, pw, len, salt,
+                          sizeof(salt), 100, d);
+            assert_memory_equal(d, want, dl);
+        }
+    }
 
     assert_true(crypto_equal("abcd", "abcd", 4));
     assert_false(crypto_equal("abcd", "abce", 4));
