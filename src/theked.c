@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/version.h"
+#include "core/work.h"
 #include "mod/mod.h"
 #include "net/conn.h"
 #include "net/tls.h"
@@ -230,6 +231,10 @@ int main(int argc, char **argv)
     }
     if (modules_init() < 0)
         goto out;
+    if (work_init(srv.loop, cfg.worker_threads) < 0) {
+        fprintf(stderr, "theked: cannot start worker threads\n");
+        goto out;
+    }
     if (c2s_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "theked: %s\n", err);
         goto out;
@@ -249,6 +254,7 @@ int main(int argc, char **argv)
     status = store_flush(srv.store) < 0 ? 1 : 0;
     log_info(0, "stopped");
 out:
+    work_shutdown();
     modules_shutdown();
     if (srv.store)
         store_close(srv.store);

@@ -70,6 +70,7 @@ static const struct key keys[] = {
     {"scram_iterations", KT_UINT, F(scram_iterations), 4096, 1000000},
     {"auth_timeout", KT_UINT, F(auth_timeout), 1, 3600},
     {"idle_timeout", KT_UINT, F(idle_timeout), 1, 86400},
+    {"worker_threads", KT_UINT, F(worker_threads), 0, 64},
     {"max_offline", KT_UINT, F(max_offline), 0, 1000000},
 };
 

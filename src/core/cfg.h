@@ -31,6 +31,8 @@ struct cfg {
     bool c2s_require_encryption; /* default true; false is honoured only
                                     for loopback peers */
     unsigned scram_iterations; /* for new passwords; default 4096 */
+    unsigned worker_threads;   /* password hashing threads; 0 (default):
+                                  one per CPU */
     unsigned auth_timeout;     /* s until an unauthenticated connection is
                                   closed; default 30 */
     unsigned idle_timeout;     /* s of silence before a ping, then close;

@@ -541,6 +541,19 @@ static void auth_succeeded(struct session *s, const struct buf *extra)
     restart_stream(s);
 }
 
+/* The verdict on a password hashed off the loop. */
+static void sasl_resumed(void *ud, enum sasl_result r, const char *cond)
+{
+    struct session *s = ud;
+    conn_pause_read(s->conn, false);
+    if (r == SASL_SUCCESS) {
+        struct buf none = BUF_INIT;
+        auth_succeeded(s, &none);
+    } else {
+        auth_failed(s, cond);
+    }
+}
+
 static void sasl_feed(struct session *s, const struct stanza *el)
 {
     struct buf text = BUF_INIT, in = BUF_INIT, out = BUF_INIT;
@@ -562,6 +575,9 @@ static void sasl_feed(struct session *s, const struct stanza *el)
             conn_wrote(s->conn);
         } else if (r == SASL_SUCCESS) {
             auth_succeeded(s, &out);
+        } else if (r == SASL_PENDING) {
+            /* Nothing else from this client is read until the verdict. */
+            conn_pause_read(s->conn, true);
         }
     }
     if (cond)
@@ -582,7 +598,7 @@ static void handle_auth(struct session *s, const struct stanza *el)
         return;
     }
     const char *mech = stanza_attr(el, "mechanism");
-    s->sasl = mech ? sasl_new(mech, true) : NULL;
+    s->sasl = mech ? sasl_new(mech, true, sasl_resumed, s) : NULL;
     if (!s->sasl) {
         char q[LOG_QUOTE_BUFSZ];
         log_info(s->id, "unknown SASL mechanism %s",
@@ -607,9 +623,14 @@ static void preauth_element(struct session *s, struct stanza *st)
     } else if (is(st->ns, NS_SASL) && is(st->name, "response")) {
         if (!s->sasl)
             c2s_stream_error(s, "policy-violation", "no authentication");
+        else if (sasl_pending(s->sasl))
+            c2s_stream_error(s, "policy-violation",
+                             "response before the last one was answered");
         else
             sasl_feed(s, st);
     } else if (is(st->ns, NS_SASL) && is(st->name, "abort")) {
+        if (s->sasl && sasl_pending(s->sasl))
+            conn_pause_read(s->conn, false);
         sasl_free(s->sasl);
         s->sasl = NULL;
         sasl_failure(s, "aborted");

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/work.h"
 #include "store/store.h"
 #include "xmpp/jid.h"
 #include "xmpp/scram.h"
@@ -27,6 +28,20 @@ struct sasl {
     bool user_known;
     char *username; /* owned, normalised */
     struct scram_server *scram;
+    sasl_resume_fn *resume;
+    void *resume_ud;
+    struct work *job; /* PLAIN password check under way, or NULL */
+};
+
+/* A PLAIN password check for a worker thread: everything it needs is
+ * copied in, the store is not touched there. */
+struct plain_job {
+    struct sasl *owner; /* NULL once the owner is gone */
+    bool user_known;
+    bool ok;            /* result, written by the worker */
+    struct scram_creds creds;
+    size_t password_len;
+    char password[];    /* NUL-terminated, wiped before free */
 };
 
 void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
@@ -37,7 +52,8 @@ void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
             fn(ud, mechs[i].name);
 }
 
-struct sasl *sasl_new(const char *mech, bool secure)
+struct sasl *sasl_new(const char *mech, bool secure, sasl_resume_fn *resume,
+                      void *ud)
 {
     for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
         if (strcmp(mech, mechs[i].name) != 0)
@@ -46,6 +62,8 @@ struct sasl *sasl_new(const char *mech, bool secure)
             return NULL;
         struct sasl *x = xcalloc(1, sizeof(*x));
         x->mech = (enum mech)i;
+        x->resume = resume;
+        x->resume_ud = ud;
         if (x->mech != MECH_PLAIN)
             x->scram = scram_server_new(x->mech == MECH_SCRAM_SHA256
                                             ? SCRAM_SHA256
@@ -59,6 +77,8 @@ void sasl_free(struct sasl *x)
 {
     if (!x)
         return;
+    if (x->job)
+        work_cancel(x->job); /* plain_done() frees the job */
     if (x->scram)
         scram_server_free(x->scram);
     free(x->username);
@@ -67,6 +87,7 @@ void sasl_free(struct sasl *x)
 
 const char *sasl_username(const struct sasl *x) { return x->username; }
 const char *sasl_mech(const struct sasl *x) { return mechs[x->mech].name; }
+bool sasl_pending(const struct sasl *x) { return x->job != NULL; }
 
 /* Normalises a SASL authentication identity to an account name. */
 static char *account_of(const char *authcid, size_t len)
@@ -97,6 +118,36 @@ static bool authzid_ok(const char *authzid, const char *username)
               server_is_local_domain(dom.p, dom.len);
     jid_free(&j);
     return ok;
+}
+
+static void plain_job_free(struct plain_job *job)
+{
+    explicit_bzero(job->password, job->password_len);
+    explicit_bzero(&job->creds, sizeof(job->creds));
+    free(job);
+}
+
+/* On a worker thread. */
+static void plain_run(void *arg)
+{
+    struct plain_job *job = arg;
+    job->ok = scram_check_password(SCRAM_SHA256, &job->creds,
+                                   job->password) == 0;
+}
+
+static void plain_done(void *arg, bool cancelled)
+{
+    struct plain_job *job = arg;
+    struct sasl *x = job->owner;
+    bool ok = job->ok && job->user_known;
+    plain_job_free(job);
+    if (cancelled)
+        return;
+    x->job = NULL;
+    if (ok)
+        x->resume(x->resume_ud, SASL_SUCCESS, NULL);
+    else
+        x->resume(x->resume_ud, SASL_FAILURE, "not-authorized");
 }
 
 static enum sasl_result plain_step(struct sasl *x, const char *in, size_t len,
@@ -132,25 +183,26 @@ static enum sasl_result plain_step(struct sasl *x, const char *in, size_t len,
         *cond = "invalid-authzid";
         return SASL_FAILURE;
     }
-    struct scram_creds c;
-    char *pw = xstrndup(pass, passlen);
-    int r = store_user_get_creds(srv.store, x->username, SCRAM_SHA256, &c);
-    if (r == 0) {
-        r = scram_check_password(SCRAM_SHA256, &c, pw);
-    } else {
+    struct plain_job *job = xmalloc(sizeof(*job) + passlen + 1);
+    job->owner = x;
+    job->ok = false;
+    job->password_len = passlen;
+    memcpy(job->password, pass, passlen);
+    job->password[passlen] = '\0';
+    job->user_known = store_user_get_creds(srv.store, x->username,
+                                           SCRAM_SHA256, &job->creds) == 0;
+    if (!job->user_known) {
         /* Spend the same work on an unknown account, so that the time
          * to answer does not tell which accounts exist. */
-        scram_creds_fake(SCRAM_SHA256, x->username, &c);
-        scram_check_password(SCRAM_SHA256, &c, pw);
-        r = -ERR_AUTH;
+        scram_creds_fake(SCRAM_SHA256, x->username, &job->creds);
     }
-    memset(pw, 0, passlen);
-    free(pw);
-    if (r != 0) {
-        *cond = "not-authorized";
+    x->job = work_submit(plain_run, plain_done, job);
+    if (!x->job) {
+        plain_job_free(job);
+        *cond = "temporary-auth-failure";
         return SASL_FAILURE;
     }
-    return SASL_SUCCESS;
+    return SASL_PENDING;
 }
 
 static enum sasl_result scram_step(struct sasl *x, const char *in, size_t len,

@@ -12,7 +12,12 @@
 
 #include "core/buf.h"
 
-enum sasl_result { SASL_CONTINUE, SASL_SUCCESS, SASL_FAILURE };
+enum sasl_result { SASL_CONTINUE, SASL_SUCCESS, SASL_FAILURE, SASL_PENDING };
+
+/* The outcome of a step that answered SASL_PENDING (SASL_SUCCESS with no
+ * additional data, or SASL_FAILURE with cond), called on the loop thread
+ * in a later turn; never after sasl_free(). */
+typedef void sasl_resume_fn(void *ud, enum sasl_result r, const char *cond);
 
 struct sasl;
 
@@ -21,18 +26,24 @@ struct sasl;
  * allowed); PLAIN needs it. */
 void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
                      void *ud);
-/* Starts an exchange; NULL when mech is not offered on this stream. */
-struct sasl *sasl_new(const char *mech, bool secure);
+/* Starts an exchange; NULL when mech is not offered on this stream.
+ * resume(ud, ...) receives the outcome of a pending step. */
+struct sasl *sasl_new(const char *mech, bool secure, sasl_resume_fn *resume,
+                      void *ud);
 void sasl_free(struct sasl *x);
 
 /* Feeds the client's (decoded) message. On SASL_CONTINUE out holds the
  * challenge; on SASL_SUCCESS out holds the additional data (may be
- * empty); on SASL_FAILURE *cond names the RFC 6120 §6.5 condition. */
+ * empty); on SASL_FAILURE *cond names the RFC 6120 §6.5 condition.
+ * SASL_PENDING: a password is being hashed on a worker thread (PLAIN);
+ * feed nothing more until resume() is called. */
 enum sasl_result sasl_step(struct sasl *x, const char *in, size_t len,
                            struct buf *out, const char **cond);
 /* The authenticated account (normalised username), after success; or the
  * claimed one after a failure (for rate limiting), possibly NULL. */
 const char *sasl_username(const struct sasl *x);
 const char *sasl_mech(const struct sasl *x);
+/* A step answered SASL_PENDING and resume() has not been called yet. */
+bool sasl_pending(const struct sasl *x);
 
 #endif

@@ -1,5 +1,5 @@
 /* test_core.c -- buffers, the hash map, the timer heap, log quoting,
- * regions. */
+ * regions, worker jobs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +13,10 @@
 #include "core/buf.h"
 #include "core/hmap.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/region.h"
 #include "core/timer_heap.h"
+#include "core/work.h"
 
 static void test_buf_append_consume(void **state)
 {
@@ -232,6 +234,77 @@ static void test_region_returns_memory(void **state)
 #endif
 }
 
+struct job {
+    unsigned in, out;
+    int done_calls;
+    bool cancelled;
+    bool ran;
+};
+
+static unsigned jobs_left;
+static struct loop *job_loop;
+
+static void job_run(void *arg)
+{
+    struct job *j = arg;
+    j->ran = true;
+    j->out = j->in * j->in;
+}
+
+static void job_done(void *arg, bool cancelled)
+{
+    struct job *j = arg;
+    j->done_calls++;
+    j->cancelled = cancelled;
+    if (--jobs_left == 0)
+        loop_stop(job_loop);
+}
+
+static void job_timeout(struct loop *l, void *ud)
+{
+    (void)ud;
+    loop_stop(l);
+}
+
+/* Every job's done() comes back once, on the loop, with the worker's
+ * result; a job cancelled before a worker took it does not run. */
+static void test_work_jobs(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    job_loop = loop_new();
+    assert_non_null(job_loop);
+    assert_int_equal(work_init(job_loop, 2), 0);
+    assert_int_equal(work_threads(), 2);
+    static struct job jobs[N];
+    struct work *handles[N];
+    memset(jobs, 0, sizeof(jobs));
+    jobs_left = N;
+    for (unsigned i = 0; i < N; i++) {
+        jobs[i].in = i;
+        handles[i] = work_submit(job_run, job_done, &jobs[i]);
+        assert_non_null(handles[i]);
+    }
+    work_cancel(handles[N - 1]);
+    struct timer t = {0};
+    timer_start(job_loop, &t, 10000, job_timeout, NULL);
+    loop_run(job_loop);
+    timer_stop(job_loop, &t);
+    assert_int_equal(jobs_left, 0);
+    for (unsigned i = 0; i < N - 1; i++) {
+        assert_int_equal(jobs[i].done_calls, 1);
+        assert_false(jobs[i].cancelled);
+        assert_int_equal(jobs[i].out, i * i);
+    }
+    assert_int_equal(jobs[N - 1].done_calls, 1);
+    assert_true(jobs[N - 1].cancelled);
+    /* Jobs still queued at shutdown are only cancelled. */
+    jobs_left = 1;
+    work_shutdown();
+    assert_null(work_submit(job_run, job_done, &jobs[0]));
+    loop_free(job_loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_log_quote),
         cmocka_unit_test(test_region_contents),
         cmocka_unit_test(test_region_returns_memory),
+        cmocka_unit_test(test_work_jobs),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
