@@ -190,6 +190,7 @@ static void test_region_contents(void **state)
     region_destroy(r);
 }
 
+#ifndef HAVE_ASAN
 static long resident_kib(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -199,6 +200,7 @@ static long resident_kib(void)
     fclose(f);
     return resident * 4;
 }
+#endif
 
 /* The point of regions: memory of destroyed regions leaves the resident
  * set even while small malloc()ed objects were made between them. */
