@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,6 +164,20 @@ static int make_data_dir(const char *dir)
     return 0;
 }
 
+/* Every client is a descriptor: take all the kernel allows this process
+ * (the soft limit is often 1024 of a hard limit many times that). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_info(0, "up to %llu file descriptors",
+                 (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
     const char *cfg_path = "theke.conf";
@@ -231,6 +246,7 @@ int main(int argc, char **argv)
     }
     if (modules_init() < 0)
         goto out;
+    raise_fd_limit();
     if (work_init(srv.loop, cfg.worker_threads) < 0) {
         fprintf(stderr, "theked: cannot start worker threads\n");
         goto out;

@@ -17,13 +17,23 @@
  * the clients already connected. */
 #define MAX_ACCEPTS_PER_WAKEUP 64
 #define LISTEN_BACKLOG 4096
+/* Out of descriptors, the listening socket stays readable: without a
+ * pause the loop would spin on accept() failing. */
+#define EMFILE_PAUSE_MS 100
 
 struct listener {
     int fd;
     struct loop *loop;
     listen_accept_fn *fn;
     void *ud;
+    struct timer resume; /* armed while accepting is paused */
 };
+
+static void resume_accepting(struct loop *l, void *ud)
+{
+    struct listener *ls = ud;
+    loop_mod(l, ls->fd, LOOP_READ);
+}
 
 int listen_parse_addr(const char *addr, struct sockaddr_storage *ss,
                       socklen_t *len)
@@ -75,7 +85,6 @@ int listen_parse_addr(const char *addr, struct sockaddr_storage *ss,
 
 static void on_accept(struct loop *l, int fd, void *ud, unsigned events)
 {
-    (void)l;
     (void)fd;
     (void)events;
     struct listener *ls = ud;
@@ -85,8 +94,14 @@ static void on_accept(struct loop *l, int fd, void *ud, unsigned events)
         int c = accept4(ls->fd, (struct sockaddr *)&peer, &plen,
                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn(0, "accept: out of file descriptors");
+            if (errno == EMFILE || errno == ENFILE) {
+                log_warn(0, "out of file descriptors: not accepting "
+                            "connections for %d ms",
+                         EMFILE_PAUSE_MS);
+                loop_mod(l, ls->fd, 0);
+                timer_start(l, &ls->resume, EMFILE_PAUSE_MS, resume_accepting,
+                            ls);
+            }
             return;
         }
         ls->fn(ls->ud, c, (struct sockaddr *)&peer);
@@ -132,6 +147,7 @@ void listen_close(struct listener *ls)
 {
     if (!ls)
         return;
+    timer_stop(ls->loop, &ls->resume);
     loop_del(ls->loop, ls->fd);
     close(ls->fd);
     free(ls);

@@ -29,6 +29,7 @@ import faulthandler
 import logging
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -134,8 +135,9 @@ def short(data, limit=600):
 class Server:
     """One theked in its own temporary directory."""
 
-    def __init__(self, domain="localhost", config=None):
+    def __init__(self, domain="localhost", config=None, fd_limit=None):
         self.domain = domain
+        self.fd_limit = fd_limit
         self.dir = tempfile.mkdtemp(prefix="theke-interop-")
         self.data_dir = os.path.join(self.dir, "data")
         os.mkdir(self.data_dir)
@@ -190,9 +192,15 @@ class Server:
             # A small quarantine keeps a sanitizer build's memory use
             # comparable to the plain build's (see 57-bad-slow-reader).
             env.setdefault("ASAN_OPTIONS", "quarantine_size_mb=4")
+            limit = self.fd_limit
+
+            def set_limits():
+                if limit:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
             self.proc = subprocess.Popen(
                 [THEKED, "-c", self.conf_path], cwd=self.dir, env=env,
-                stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf)
+                stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
+                preexec_fn=set_limits)
             err = self.wait_listening(self.c2s_port)
             if err is None:
                 err = self.wait_listening(self.tls_port)
@@ -962,7 +970,8 @@ def _watchdog(signum, frame):
     raise TestFailure("test did not finish within %d s" % TEST_DEADLINE)
 
 
-def run(main, users=(), config=None, domain="localhost", alive_check=True):
+def run(main, users=(), config=None, domain="localhost", alive_check=True,
+        fd_limit=None):
     """Run one test: see the module comment."""
     name = os.path.basename(sys.argv[0])
     level = logging.DEBUG if os.environ.get("THEKE_TEST_DEBUG") else \
@@ -973,7 +982,7 @@ def run(main, users=(), config=None, domain="localhost", alive_check=True):
     signal.alarm(TEST_DEADLINE)
     # Where every thread was, should the watchdog fire.
     faulthandler.dump_traceback_later(TEST_DEADLINE - 1, exit=False)
-    srv = Server(domain=domain, config=config)
+    srv = Server(domain=domain, config=config, fd_limit=fd_limit)
     ok = False
     try:
         srv.start()
