@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# theke.sh -- start, fill and stop a theked for the benchmark.
+#
+#   bash bench/peers/theke.sh start DIR PORT TLSPORT DOMAIN   (prints the PID)
+#   bash bench/peers/theke.sh users DIR N PREFIX PASSWORD
+#   bash bench/peers/theke.sh stop DIR
+#
+# The binaries come from $THEKE_BUILD (default: build). The configuration
+# is the one bench/README.md describes: plaintext allowed on the loopback
+# c2s port (which also offers STARTTLS), direct TLS on TLSPORT with a
+# generated self-signed certificate, no HTTP, SCRAM with 4096 iterations.
+set -euo pipefail
+
+PEER_NAME=theke
+. "$(dirname "$0")/lib.sh"
+BUILD=${THEKE_BUILD:-build}
+
+start() {
+    local dir=$1 port=$2 tlsport=$3 domain=$4
+    for b in theked thekectl; do
+        [ -x "$BUILD/$b" ] || peer_die "$BUILD/$b missing; run make"
+    done
+    mkdir -p "$dir/data"
+    echo "$domain" > "$dir/domain"
+    cat > "$dir/theke.conf" <<EOF
+domain = $domain
+data_dir = $dir/data
+c2s = 127.0.0.1:$port
+c2s_tls = 127.0.0.1:$tlsport
+http = off
+c2s_require_encryption = false
+registration = closed
+scram_iterations = 4096
+log_level = warn
+EOF
+    peer_launch "$dir" "$port" "$dir/theked.log" \
+        "$BUILD/theked" -c "$dir/theke.conf"
+}
+
+users() {
+    local dir=$1 n=$2 prefix=$3 password=$4 domain i
+    domain=$(cat "$dir/domain")
+    for ((i = 1; i <= n; i++)); do
+        printf '%s%d@%s %s\n' "$prefix" "$i" "$domain" "$password"
+    done | "$BUILD/thekectl" -c "$dir/theke.conf" user import >/dev/null ||
+        peer_die "thekectl user import failed"
+}
+
+stop() {
+    peer_stop_pid "$1/pid"
+}
+
+peer_main "$@"
