@@ -19,6 +19,7 @@
 #include "core/cfg.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/iopool.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/version.h"
@@ -251,6 +252,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "theked: cannot start worker threads\n");
         goto out;
     }
+    iopool_init(cfg.io_threads);
     if (c2s_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "theked: %s\n", err);
         goto out;
@@ -258,6 +260,7 @@ int main(int argc, char **argv)
     /* Commit first, then flush: see the comment at the top. */
     loop_on_before_sleep(srv.loop, commit_turn, NULL);
     loop_on_before_sleep(srv.loop, conn_flush_all, NULL);
+    loop_on_after_events(srv.loop, conn_read_collected, NULL);
     log_info(0, "theked %s serving %s", THEKE_VERSION, cfg.domain);
     demo_account(&cfg);
 
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
     status = store_flush(srv.store) < 0 ? 1 : 0;
     log_info(0, "stopped");
 out:
+    iopool_shutdown();
     work_shutdown();
     modules_shutdown();
     if (srv.store)

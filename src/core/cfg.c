@@ -71,6 +71,7 @@ static const struct key keys[] = {
     {"auth_timeout", KT_UINT, F(auth_timeout), 1, 3600},
     {"idle_timeout", KT_UINT, F(idle_timeout), 1, 86400},
     {"worker_threads", KT_UINT, F(worker_threads), 0, 64},
+    {"io_threads", KT_UINT, F(io_threads), 0, 64},
     {"max_offline", KT_UINT, F(max_offline), 0, 1000000},
 };
 

@@ -33,6 +33,8 @@ struct cfg {
     unsigned scram_iterations; /* for new passwords; default 4096 */
     unsigned worker_threads;   /* password hashing threads; 0 (default):
                                   one per CPU */
+    unsigned io_threads;       /* threads doing socket I/O, the event loop
+                                  included; 0 (default): one per CPU */
     unsigned auth_timeout;     /* s until an unauthenticated connection is
                                   closed; default 30 */
     unsigned idle_timeout;     /* s of silence before a ping, then close;

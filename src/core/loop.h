@@ -5,9 +5,10 @@
  * nothing per tick and the next deadline is found in O(1).
  *
  * One loop turn: wait for events or the nearest timer, run ready file
- * callbacks, run due timers, then the before-sleep callbacks in the order
- * they were registered (theked commits storage before it flushes sockets,
- * so nothing is acknowledged before it is durable). */
+ * callbacks, the after-events hook, due timers, then the before-sleep
+ * callbacks in the order they were registered (theked commits storage
+ * before it flushes sockets, so nothing is acknowledged before it is
+ * durable). */
 #ifndef THEKE_LOOP_H
 #define THEKE_LOOP_H
 
@@ -43,6 +44,11 @@ void loop_del(struct loop *l, int fd);
 
 /* Registers work to run at the end of every turn, before waiting. */
 void loop_on_before_sleep(struct loop *l, loop_hook_fn *fn, void *ud);
+
+/* Registers the one piece of work that runs after the file callbacks of
+ * a turn, before its timers: the place to finish work the callbacks
+ * only collected (net/conn.c reads sockets there, in parallel). */
+void loop_on_after_events(struct loop *l, loop_hook_fn *fn, void *ud);
 
 /* Runs until loop_stop(). */
 void loop_run(struct loop *l);

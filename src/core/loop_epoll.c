@@ -37,6 +37,8 @@ struct loop {
         void *ud;
     } before_sleep[MAX_BEFORE_SLEEP];
     int nbefore_sleep;
+    loop_hook_fn *after_events;
+    void *after_events_ud;
 };
 
 static uint64_t mono_ms(void)
@@ -126,6 +128,12 @@ void loop_on_before_sleep(struct loop *l, loop_hook_fn *fn, void *ud)
     l->nbefore_sleep++;
 }
 
+void loop_on_after_events(struct loop *l, loop_hook_fn *fn, void *ud)
+{
+    l->after_events = fn;
+    l->after_events_ud = ud;
+}
+
 void loop_stop(struct loop *l) { l->stop = true; }
 
 uint64_t loop_now_ms(const struct loop *l) { return l->now_ms; }
@@ -190,6 +198,8 @@ void loop_run(struct loop *l)
                 ev |= LOOP_WRITE;
             l->slots[fd].fn(l, fd, l->slots[fd].ud, ev);
         }
+        if (l->after_events && n > 0)
+            l->after_events(l, l->after_events_ud);
         run_timers(l);
     }
 }

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/iopool.h"
 #include "core/log.h"
 #include "net/tls.h"
 
@@ -18,6 +19,11 @@
  * (libuv reads 32 times; our chunks are larger). */
 #define READ_CHUNK 16384
 #define MAX_READS_PER_WAKEUP 4
+/* Below this many sockets in a turn, handing them to other threads
+ * costs more than it saves. */
+#define PARALLEL_MIN 8
+
+enum { READ_OK, READ_EOF, READ_ERROR, READ_TLS_ERROR };
 
 static unsigned long next_id = 1;
 static struct conn *dirty_head; /* connections with output or closing */
@@ -27,8 +33,15 @@ static size_t open_count;
  * costs less and gives O(1) removal. */
 static struct conn **by_fd;
 static int by_fd_cap;
+/* Readable connections collected by on_io() for conn_read_collected(),
+ * and the batch of the parallel send; both reused every turn. */
+static struct conn **readable;
+static size_t nreadable, readable_cap;
+static struct conn **flushing;
+static size_t flushing_cap;
 
 static void on_io(struct loop *l, int fd, void *ud, unsigned events);
+static void collect_readable(struct conn *c);
 static void finish_close(struct conn *c);
 
 static void mark_dirty(struct conn *c)
@@ -312,8 +325,108 @@ static void on_io(struct loop *l, int fd, void *ud, unsigned events)
             set_watch(c, buf_used(&c->out) ? LOOP_WRITE : 0);
             return;
         }
-        do_read(c);
+        if (iopool_threads() > 1)
+            collect_readable(c);
+        else
+            do_read(c);
     }
+}
+
+static void collect_readable(struct conn *c)
+{
+    if (c->flags & CONN_F_READABLE)
+        return;
+    if (nreadable == readable_cap) {
+        readable_cap = readable_cap ? readable_cap * 2 : 256;
+        readable = xrealloc(readable, readable_cap * sizeof(*readable));
+    }
+    c->flags |= CONN_F_READABLE;
+    readable[nreadable++] = c;
+}
+
+/* On an I/O thread: what do_read() does, into c->in instead of to the
+ * upper layer. Touches nothing but c's socket, TLS state and buffer. */
+static void read_into_buffer(void *item)
+{
+    struct conn *c = item;
+    c->read_status = READ_OK;
+    if (c->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_STARTTLS))
+        return;
+    for (int i = 0; i < MAX_READS_PER_WAKEUP; i++) {
+        char *w = buf_reserve(&c->in, READ_CHUNK);
+        ssize_t n;
+        if (c->tls) {
+            n = tls_read(c->tls, w, READ_CHUNK);
+            if (n == -ERR_AGAIN)
+                return;
+            if (n < 0) {
+                c->read_status = READ_TLS_ERROR;
+                return;
+            }
+        } else {
+            n = recv(c->fd, w, READ_CHUNK, 0);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    i--;
+                    continue;
+                }
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                    c->read_status = READ_ERROR;
+                return;
+            }
+        }
+        if (n == 0) {
+            c->read_status = READ_EOF;
+            return;
+        }
+        c->in.len += (size_t)n;
+        if ((size_t)n < READ_CHUNK && !(c->tls && tls_pending(c->tls)))
+            return;
+    }
+}
+
+/* Back on the loop thread: hands what was read to the upper layer. */
+static void deliver_buffer(struct conn *c)
+{
+    if (buf_used(&c->in) > 0 && !(c->flags & CONN_F_CLOSING))
+        c->h->data(c, buf_data(&c->in), buf_used(&c->in));
+    buf_free(&c->in);
+    switch (c->read_status) {
+    case READ_EOF:
+        conn_close_async(c, "closed by peer");
+        return;
+    case READ_ERROR:
+        conn_close_async(c, "read error");
+        return;
+    case READ_TLS_ERROR:
+        conn_close_async(c, "TLS error");
+        return;
+    }
+    if (c->tls && !(c->flags & CONN_F_CLOSING)) {
+        if (tls_pending(c->tls) > 0) {
+            c->flags |= CONN_F_READ_AGAIN;
+            mark_dirty(c);
+        }
+        update_watch(c);
+    }
+}
+
+void conn_read_collected(struct loop *l, void *ud)
+{
+    (void)l;
+    (void)ud;
+    size_t n = nreadable;
+    if (n >= PARALLEL_MIN)
+        iopool_run((void **)readable, n, read_into_buffer);
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = readable[i];
+        c->flags &= ~CONN_F_READABLE;
+        if (n >= PARALLEL_MIN)
+            deliver_buffer(c);
+        else
+            do_read(c);
+    }
+    nreadable = 0;
 }
 
 static void finish_close(struct conn *c)
@@ -331,13 +444,45 @@ static void finish_close(struct conn *c)
         by_fd[c->fd] = NULL;
     open_count--;
     buf_free(&c->out);
+    buf_free(&c->in);
     free(c);
+}
+
+/* On an I/O thread. */
+static void flush_one(void *item)
+{
+    struct conn *c = item;
+    c->flush_status = try_flush(c);
+}
+
+/* Sends the output of the connections on the dirty list on all I/O
+ * threads; conn_flush_all() then handles the results in order. */
+static void flush_parallel(void)
+{
+    size_t n = 0;
+    for (struct conn *c = dirty_head; c; c = c->next_dirty) {
+        if (c->flags & (CONN_F_HANDSHAKE | CONN_F_READ_AGAIN) ||
+            buf_used(&c->out) == 0)
+            continue;
+        if (n == flushing_cap) {
+            flushing_cap = flushing_cap ? flushing_cap * 2 : 256;
+            flushing = xrealloc(flushing, flushing_cap * sizeof(*flushing));
+        }
+        flushing[n++] = c;
+    }
+    if (n < PARALLEL_MIN)
+        return;
+    for (size_t i = 0; i < n; i++)
+        flushing[i]->flags |= CONN_F_FLUSHED;
+    iopool_run((void **)flushing, n, flush_one);
 }
 
 void conn_flush_all(struct loop *l, void *ud)
 {
     (void)l;
     (void)ud;
+    if (iopool_threads() > 1)
+        flush_parallel();
     /* Callbacks below may queue more connections (a read can deliver to
      * others): keep taking the list until it is empty. Each connection is
      * processed once per round. */
@@ -353,7 +498,12 @@ void conn_flush_all(struct loop *l, void *ud)
                 c->flags &= ~CONN_F_READ_AGAIN;
                 do_read(c);
             }
-            if (!(c->flags & CONN_F_HANDSHAKE) && try_flush(c) < 0) {
+            int r = 0;
+            if (c->flags & CONN_F_FLUSHED) {
+                c->flags &= ~CONN_F_FLUSHED;
+                r = c->flush_status;
+            }
+            if (!(c->flags & CONN_F_HANDSHAKE) && (r < 0 || try_flush(c) < 0)) {
                 buf_reset(&c->out);
                 if (!(c->flags & CONN_F_CLOSING)) {
                     c->flags |= CONN_F_CLOSING;
@@ -391,6 +541,9 @@ void conn_close_all(void)
     }
     conn_flush_all(NULL, NULL);
     FREE_NULL(by_fd);
+    FREE_NULL(readable);
+    FREE_NULL(flushing);
+    nreadable = readable_cap = flushing_cap = 0;
     by_fd_cap = 0;
 }
 

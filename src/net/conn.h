@@ -38,6 +38,8 @@ struct conn_handler {
 #define CONN_F_PAUSED 0x10u     /* reads paused by the upper layer */
 #define CONN_F_QUEUED 0x20u     /* on the flush list */
 #define CONN_F_READ_AGAIN 0x40u /* TLS holds decrypted bytes unread */
+#define CONN_F_READABLE 0x80u   /* collected for this turn's parallel read */
+#define CONN_F_FLUSHED 0x100u   /* flushed by this round's parallel send */
 
 struct conn {
     /* read-only */
@@ -55,6 +57,9 @@ struct conn {
     struct tls *tls;
     struct tls_ctx *tls_ctx;
     struct buf out;
+    struct buf in;           /* read by an I/O thread, delivered this turn */
+    int read_status;         /* 0, or how reading ended the connection */
+    int flush_status;        /* result of the parallel send */
     unsigned watching;       /* LOOP_READ/LOOP_WRITE currently asked for */
     struct conn *next_dirty; /* flush / close / read-again list */
     const char *close_reason;
@@ -65,6 +70,11 @@ struct conn {
 struct conn *conn_new(struct loop *l, int fd, const struct sockaddr *peer,
                       struct tls_ctx *tls_ctx, const struct conn_handler *h,
                       void *ud);
+
+/* The after-events hook: reads the sockets collected this turn, in
+ * parallel when the I/O pool has threads and there are enough of them,
+ * then delivers the bytes in order on the loop thread. */
+void conn_read_collected(struct loop *l, void *ud);
 
 /* Queues bytes for sending (copied). */
 void conn_write(struct conn *c, const void *data, size_t len);

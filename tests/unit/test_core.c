@@ -1,5 +1,5 @@
 /* test_core.c -- buffers, the hash map, the timer heap, log quoting,
- * regions, worker jobs. */
+ * regions, worker jobs, the I/O pool. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/hmap.h"
+#include "core/iopool.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/region.h"
@@ -307,6 +308,36 @@ static void test_work_jobs(void **state)
     loop_free(job_loop);
 }
 
+static void bump(void *item) { (*(unsigned *)item)++; }
+
+/* Every item of every batch is handled exactly once, whether the helper
+ * threads join a batch or sleep through it. */
+static void test_iopool_batches(void **state)
+{
+    (void)state;
+    enum { N = 1000, ROUNDS = 2000 };
+    static unsigned counts[N];
+    static void *items[N];
+    memset(counts, 0, sizeof(counts));
+    for (unsigned i = 0; i < N; i++)
+        items[i] = &counts[i];
+    iopool_init(3);
+    assert_int_equal(iopool_threads(), 3);
+    for (unsigned r = 0; r < ROUNDS; r++)
+        iopool_run(items, (r * 7) % N + 1, bump);
+    unsigned long total = 0;
+    for (unsigned i = 0; i < N; i++)
+        total += counts[i];
+    unsigned long want = 0;
+    for (unsigned r = 0; r < ROUNDS; r++)
+        want += (r * 7) % N + 1;
+    assert_int_equal(total, want);
+    for (unsigned i = 1; i < N; i++)
+        assert_true(counts[i] <= counts[i - 1]);
+    iopool_shutdown();
+    assert_int_equal(iopool_threads(), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_region_contents),
         cmocka_unit_test(test_region_returns_memory),
         cmocka_unit_test(test_work_jobs),
+        cmocka_unit_test(test_iopool_batches),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
