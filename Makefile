@@ -100,7 +100,8 @@ clean:
 $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $< \
-	    $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+	    $(shell pkg-config --libs libssl libcrypto 2>/dev/null || \
+	      echo -lssl -lcrypto)
 
 .PHONY: bench-smoke
 bench-smoke: all $(BUILD)/loadgen

@@ -3,18 +3,27 @@
 #
 #   bash bench/smoke.sh [BUILD_DIR]      (default: build)
 #
-# Writes a config into a temporary directory (plaintext c2s on a free
-# loopback port, no direct TLS, no HTTP), creates u1..u20, starts theked,
-# runs 10 pairs with 10 messages in flight for 3 s, and fails unless
-# messages were delivered with no error and none lost. It checks that the
-# pipeline works; the figures of one short run are not a benchmark.
+# Writes a config into a temporary directory (plaintext and STARTTLS c2s
+# and direct TLS on free loopback ports, no HTTP), creates u1..u20, starts
+# theked and runs loadgen against it:
+#
+#   pairs     10 pairs, 10 messages in flight, 2 s
+#   login     --mech plain
+#   login     --tls direct
+#   idle      --ping-interval 1 for 2 s
+#   pairs     --tls starttls
+#   pairs     --procs 2
+#
+# Each run must log every account in, with no error and nothing lost
+# (messages delivered, pings answered). It checks that the pipeline
+# works; the figures of these short runs are not a benchmark.
 set -euo pipefail
 
 BUILD=${1:-build}
 USERS=20
 PAIRS=10
 WINDOW=10
-SECONDS_RUN=3
+SECONDS_RUN=2
 
 for b in theked thekectl loadgen; do
     if [ ! -x "$BUILD/$b" ]; then
@@ -34,17 +43,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket
+free_port() {
+    /usr/bin/python3 -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+print(s.getsockname()[1])'
+}
+port=$(free_port)
+tls_port=$(free_port)
 
 conf=$tmp/theke.conf
 cat > "$conf" <<EOF
 domain = localhost
 data_dir = $tmp/data
 c2s = 127.0.0.1:$port
-c2s_tls = off
+c2s_tls = 127.0.0.1:$tls_port
 http = off
 c2s_require_encryption = false
 registration = closed
@@ -77,28 +90,46 @@ if [ "$up" != 1 ]; then
     exit 1
 fi
 
-out=$("$BUILD/loadgen" --host 127.0.0.1 --port "$port" --domain localhost \
-    --users "$USERS" --prefix u --password pw --pairs "$PAIRS" \
-    --window "$WINDOW" --seconds "$SECONDS_RUN") || {
-    echo "smoke: loadgen failed" >&2
-    cat "$tmp/theked.log" >&2
-    exit 1
-}
-echo "$out"
-
-/usr/bin/python3 -c '
+# run NAME LOADGEN-ARGS...: runs loadgen and checks its JSON line.
+run() {
+    local name=$1 out
+    shift
+    out=$("$BUILD/loadgen" --host 127.0.0.1 --domain localhost \
+        --users "$USERS" --prefix u --password pw --server-pid "$pid" \
+        --label theke "$@") || {
+        echo "smoke: $name: loadgen failed" >&2
+        cat "$tmp/theked.log" >&2
+        exit 1
+    }
+    echo "$name: $out"
+    /usr/bin/python3 -c '
 import json, sys
-r = json.loads(sys.argv[1])
+name, users, r = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 bad = []
-if r["errors"] != 0:
-    bad.append("errors = %d" % r["errors"])
-if r["lost"] != 0:
-    bad.append("lost = %d" % r["lost"])
-if r["messages"] <= 0:
+for k in ("errors", "lost"):
+    if r[k] != 0:
+        bad.append("%s = %d" % (k, r[k]))
+if r["connections"] != users:
+    bad.append("%d of %d logged in" % (r["connections"], users))
+if r["scenario"] in ("pairs", "pingpong") and r["messages"] <= 0:
     bad.append("no message delivered")
+if r["scenario"] == "idle" and not 0 < r["pings_answered"] == r["pings_sent"]:
+    bad.append("pings %d sent, %d answered"
+               % (r["pings_sent"], r["pings_answered"]))
 if bad:
-    sys.exit("smoke: " + ", ".join(bad))
-' "$out"
+    sys.exit("smoke: %s: %s" % (name, ", ".join(bad)))
+' "$name" "$USERS" "$out" || exit 1
+}
+
+run pairs --port "$port" --pairs "$PAIRS" --window "$WINDOW" \
+    --seconds "$SECONDS_RUN"
+run login-plain --port "$port" --scenario login --mech plain
+run login-direct-tls --port "$tls_port" --scenario login --tls direct
+run idle-ping --port "$port" --scenario idle --seconds 2 --ping-interval 1
+run pairs-starttls --port "$port" --tls starttls --pairs "$PAIRS" \
+    --window "$WINDOW" --seconds "$SECONDS_RUN"
+run pairs-procs --port "$port" --procs 2 --pairs "$PAIRS" \
+    --window "$WINDOW" --seconds "$SECONDS_RUN"
 
 kill -TERM "$pid"
 rc=0
