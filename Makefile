@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run every test suite
 #   make test-san   the same suites against an ASan+UBSan build (build-san/)
 #   make SAN=1      build the sanitizer binaries only
+#   make bench      theked, Prosody and ejabberd under the same load
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -106,5 +107,10 @@ $(BUILD)/loadgen: bench/loadgen.c
 .PHONY: bench-smoke
 bench-smoke: all $(BUILD)/loadgen
 	bash bench/smoke.sh $(BUILD)
+
+# theked, Prosody and ejabberd under the same load, with a table of the
+# ratios; installs the peers from Debian if missing. See README.md.
+bench: all $(BUILD)/loadgen
+	bash bench/run.sh $(BUILD)
 
 -include $(LIB_OBJS:.o=.d)

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# run.sh -- theked, Prosody and ejabberd under the same c2s load.
+#
+#   bash bench/run.sh [BUILD_DIR]      (default: build; `make bench` runs it)
+#
+# For each server in turn: start it on free loopback ports in a temporary
+# directory (bench/peers/SERVER.sh), create the same accounts u1..uN with
+# password pw, run the same loadgen scenarios against it, and stop it.
+# Then print the comparison table (bench/peers/results.py). Every line
+# loadgen printed is kept in bench/out/results-DATE.jsonl.
+#
+# Environment:
+#   BENCH_SERVERS="theke prosody"   which servers (default: all three)
+#   BENCH_QUICK=1                   small sizes and short runs, to check
+#                                   the pipeline (about 2 minutes)
+#
+# The peers are installed from Debian with apt-get if missing; see the
+# comments in bench/peers/prosody.sh and ejabberd.sh for their
+# configuration, and README.md "Benchmark" for how to read the table.
+set -euo pipefail
+
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SERVERS=${BENCH_SERVERS:-theke prosody ejabberd}
+DOMAIN=localhost
+PREFIX=u
+PASSWORD=pw
+RESULTS_PY="/usr/bin/python3 $HERE/peers/results.py"
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    IDLE_SIZES="200 1000"
+    LOGIN_USERS=400
+    PAIRS="50:1 50:10 200:1"
+    MSG_SECONDS=3
+    IDLE_SECONDS=6
+    PING_SECONDS=2
+    TLS_IDLE=200
+    TLS_PAIRS=50:1
+else
+    IDLE_SIZES="1000 10000"
+    LOGIN_USERS=2000
+    PAIRS="100:1 100:10 1000:1 1000:10"
+    MSG_SECONDS=10
+    IDLE_SECONDS=10
+    PING_SECONDS=5
+    TLS_IDLE=1000
+    TLS_PAIRS=100:1
+fi
+PING_INTERVAL=5
+LOGIN_CONCURRENCY=200
+# Each run is bounded, so that one stuck server cannot hold up the rest.
+RUN_TIMEOUT=300
+
+# As many accounts as the largest run needs.
+NUSERS=$LOGIN_USERS
+for n in $IDLE_SIZES $TLS_IDLE; do
+    [ "$n" -gt "$NUSERS" ] && NUSERS=$n
+done
+for kw in $PAIRS $TLS_PAIRS; do
+    n=$((2 * ${kw%:*}))
+    [ "$n" -gt "$NUSERS" ] && NUSERS=$n
+done
+
+for b in theked thekectl loadgen; do
+    if [ ! -x "$BUILD/$b" ]; then
+        echo "bench: $BUILD/$b missing; run make all $BUILD/loadgen" >&2
+        exit 1
+    fi
+done
+LOADGEN=$(cd "$(dirname "$BUILD/loadgen")" && pwd)/loadgen
+export THEKE_BUILD=$(cd "$BUILD" && pwd)
+
+mkdir -p "$HERE/out"
+RESULTS=$HERE/out/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+: > "$RESULTS"
+
+# 10 000 connections over two generator processes.
+ulimit -n 20000
+
+dir=
+server=
+cleanup() {
+    if [ -n "$dir" ]; then
+        bash "$HERE/peers/$server.sh" stop "$dir" || true
+        rm -rf "$dir"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# run NAME TRANSPORT LOADGEN-ARGS...: one loadgen run against the server
+# that is up, its JSON line added to the results file.
+run() {
+    local name=$1 transport=$2 out err rc=0
+    shift 2
+    echo "bench: $server, $transport, $name" >&2
+    err=$dir/loadgen.err
+    out=$(timeout "$RUN_TIMEOUT" "$LOADGEN" --host 127.0.0.1 --port "$port" \
+        --domain "$DOMAIN" --prefix "$PREFIX" --password "$PASSWORD" \
+        --server-pid "$pid" --label "$server" --tls "$transport" \
+        "$@" 2>"$err") || rc=$?
+    # loadgen exits 1 on errors or lost messages but still reports; the
+    # table marks such a run.
+    out=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
+    if [ -n "$out" ]; then
+        [ "$rc" = 0 ] ||
+            echo "bench: $server $name: status $rc: $(tail -n 3 "$err")" >&2
+        printf '%s\n' "$out" |
+            $RESULTS_PY add "$RESULTS" "$name" "$server" "$transport"
+    else
+        echo "bench: $server $name failed (status $rc): $(tail -n 3 "$err")" >&2
+        $RESULTS_PY fail "$RESULTS" "$name" "$server" "$transport" \
+            "status $rc: $(tail -n 3 "$err")"
+    fi
+    # Let the server finish closing the last run's connections.
+    sleep 3
+}
+
+for server in $SERVERS; do
+    if [ ! -f "$HERE/peers/$server.sh" ]; then
+        echo "bench: no bench/peers/$server.sh" >&2
+        exit 1
+    fi
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/theke-bench-$server.XXXXXX")
+    # The peers run as their own users and must reach their files.
+    chmod 755 "$dir"
+    port=$(free_port)
+    tlsport=$(free_port)
+    echo "bench: starting $server on 127.0.0.1:$port" >&2
+    pid=$(bash "$HERE/peers/$server.sh" start "$dir" "$port" "$tlsport" "$DOMAIN")
+    echo "bench: creating $NUSERS accounts on $server" >&2
+    bash "$HERE/peers/$server.sh" users "$dir" "$NUSERS" "$PREFIX" "$PASSWORD"
+
+    for n in $IDLE_SIZES; do
+        run "idle N=$n" none --scenario idle --users "$n" --procs 2 \
+            --seconds "$IDLE_SECONDS" --ping-interval "$PING_INTERVAL" \
+            --concurrency "$LOGIN_CONCURRENCY" --mech auto
+    done
+    run "login N=$LOGIN_USERS PLAIN" none --scenario login \
+        --users "$LOGIN_USERS" --mech plain \
+        --concurrency "$LOGIN_CONCURRENCY" --procs 2
+    for kw in $PAIRS; do
+        k=${kw%:*}
+        w=${kw#*:}
+        run "pairs K=$k W=$w" none --scenario pairs --users $((2 * k)) \
+            --pairs "$k" --window "$w" --seconds "$MSG_SECONDS" --mech auto
+    done
+    run "pingpong" none --scenario pingpong --users 2 --pairs 1 --window 1 \
+        --seconds "$PING_SECONDS" --mech auto
+
+    run "idle N=$TLS_IDLE" starttls --scenario idle --users "$TLS_IDLE" \
+        --procs 2 --seconds "$IDLE_SECONDS" \
+        --ping-interval "$PING_INTERVAL" \
+        --concurrency "$LOGIN_CONCURRENCY" --mech auto
+    k=${TLS_PAIRS%:*}
+    w=${TLS_PAIRS#*:}
+    run "pairs K=$k W=$w" starttls --scenario pairs --users $((2 * k)) \
+        --pairs "$k" --window "$w" --seconds "$MSG_SECONDS" --mech auto
+
+    bash "$HERE/peers/$server.sh" stop "$dir"
+    rm -rf "$dir"
+    dir=
+done
+
+$RESULTS_PY table "$RESULTS" $SERVERS
+echo
+echo "bench: results in $RESULTS"
