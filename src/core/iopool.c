@@ -2,12 +2,13 @@
 #include "core/iopool.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/thread.h"
 
 #define MAX_HELPERS 63
 
@@ -30,20 +31,20 @@ static atomic_size_t next_item;
 static pthread_t helpers[MAX_HELPERS];
 static unsigned nhelpers;
 
-static void drain(void)
+static void drain(unsigned worker)
 {
     for (;;) {
         size_t i = atomic_fetch_add_explicit(&next_item, 1,
                                              memory_order_relaxed);
         if (i >= batch_n)
             return;
-        batch_fn(batch_items[i]);
+        batch_fn(batch_items[i], worker);
     }
 }
 
-static void *helper(void *unused)
+static void *helper(void *arg)
 {
-    (void)unused;
+    unsigned worker = (unsigned)(uintptr_t)arg;
     unsigned long seen = 0;
     pthread_mutex_lock(&lock);
     for (;;) {
@@ -54,7 +55,7 @@ static void *helper(void *unused)
         seen = generation;
         joined++;
         pthread_mutex_unlock(&lock);
-        drain();
+        drain(worker);
         pthread_mutex_lock(&lock);
         if (--joined == 0 && !open_batch)
             pthread_cond_signal(&helpers_done);
@@ -73,14 +74,10 @@ void iopool_init(unsigned threads)
     if (want > MAX_HELPERS)
         want = MAX_HELPERS;
     stopping = false;
-    /* Signals belong to the loop thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
     for (nhelpers = 0; nhelpers < want; nhelpers++)
-        if (pthread_create(&helpers[nhelpers], NULL, helper, NULL) != 0)
+        if (!thread_start(&helpers[nhelpers], helper,
+                          (void *)(uintptr_t)(nhelpers + 1)))
             break;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (nhelpers < want)
         log_warn(0, "started %u of %u I/O threads", nhelpers, want);
 }
@@ -102,7 +99,7 @@ void iopool_run(void **items, size_t n, iopool_fn *fn)
 {
     if (nhelpers == 0 || n < 2) {
         for (size_t i = 0; i < n; i++)
-            fn(items[i]);
+            fn(items[i], 0);
         return;
     }
     batch_items = items;
@@ -115,7 +112,7 @@ void iopool_run(void **items, size_t n, iopool_fn *fn)
     pthread_cond_broadcast(&batch_ready);
     pthread_mutex_unlock(&lock);
 
-    drain();
+    drain(0);
 
     pthread_mutex_lock(&lock);
     open_batch = false;

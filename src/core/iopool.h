@@ -15,7 +15,9 @@
 
 #include <stddef.h>
 
-typedef void iopool_fn(void *item);
+/* worker: which of the iopool_threads() threads runs the call (0 is the
+ * caller), for per-thread scratch space. */
+typedef void iopool_fn(void *item, unsigned worker);
 
 /* Starts threads - 1 helper threads (the caller is the first); 0 means
  * one per online CPU. */
@@ -24,8 +26,8 @@ void iopool_shutdown(void);
 /* Threads working on a batch, the caller included (1 without helpers). */
 unsigned iopool_threads(void);
 
-/* Calls fn(items[i]) once for each i < n, in any order and on any of the
- * pool's threads, and returns when all calls have returned. */
+/* Calls fn(items[i], worker) once for each i < n, in any order and on
+ * any of the pool's threads, and returns when all calls have returned. */
 void iopool_run(void **items, size_t n, iopool_fn *fn);
 
 #endif

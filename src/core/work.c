@@ -2,7 +2,6 @@
 #include "core/work.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -12,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/thread.h"
 
 #define MAX_THREADS 64
 /* Jobs waiting for a thread; beyond this work_submit() says no, so a
@@ -126,14 +126,9 @@ int work_init(struct loop *l, unsigned want)
     }
     loop = l;
     stopping = false;
-    /* Signals belong to the loop thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
     for (nthreads = 0; nthreads < want; nthreads++)
-        if (pthread_create(&threads[nthreads], NULL, worker, NULL) != 0)
+        if (!thread_start(&threads[nthreads], worker, NULL))
             break;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (nthreads == 0) {
         log_error(0, "cannot start worker threads");
         work_shutdown();

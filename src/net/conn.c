@@ -22,6 +22,9 @@
 /* Below this many sockets in a turn, handing them to other threads
  * costs more than it saves. */
 #define PARALLEL_MIN 8
+/* Bytes one I/O thread may read in one turn; what does not fit waits
+ * for the next turn (epoll reports the socket again). */
+#define SCRATCH_SIZE (1u << 20)
 
 enum { READ_OK, READ_EOF, READ_ERROR, READ_TLS_ERROR };
 
@@ -39,9 +42,16 @@ static struct conn **readable;
 static size_t nreadable, readable_cap;
 static struct conn **flushing;
 static size_t flushing_cap;
+/* Per I/O thread: where its reads of this turn go. */
+static struct scratch {
+    char *p;
+    size_t used;
+} *scratch;
+static unsigned nscratch;
 
 static void on_io(struct loop *l, int fd, void *ud, unsigned events);
 static void collect_readable(struct conn *c);
+static void read_chunks(struct conn *c, size_t room);
 static void finish_close(struct conn *c);
 
 static void mark_dirty(struct conn *c)
@@ -346,14 +356,27 @@ static void collect_readable(struct conn *c)
 
 /* On an I/O thread: what do_read() does, into c->in instead of to the
  * upper layer. Touches nothing but c's socket, TLS state and buffer. */
-static void read_into_buffer(void *item)
+static void read_into_buffer(void *item, unsigned worker)
 {
     struct conn *c = item;
+    struct scratch *sc = &scratch[worker];
     c->read_status = READ_OK;
+    c->in_len = 0;
     if (c->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_STARTTLS))
         return;
+    if (!sc->p)
+        sc->p = xmalloc(SCRATCH_SIZE);
+    c->in = sc->p + sc->used;
+    read_chunks(c, SCRATCH_SIZE - sc->used);
+    sc->used += c->in_len;
+}
+
+static void read_chunks(struct conn *c, size_t room)
+{
     for (int i = 0; i < MAX_READS_PER_WAKEUP; i++) {
-        char *w = buf_reserve(&c->in, READ_CHUNK);
+        if (room - c->in_len < READ_CHUNK)
+            return;
+        char *w = c->in + c->in_len;
         ssize_t n;
         if (c->tls) {
             n = tls_read(c->tls, w, READ_CHUNK);
@@ -379,7 +402,7 @@ static void read_into_buffer(void *item)
             c->read_status = READ_EOF;
             return;
         }
-        c->in.len += (size_t)n;
+        c->in_len += (size_t)n;
         if ((size_t)n < READ_CHUNK && !(c->tls && tls_pending(c->tls)))
             return;
     }
@@ -388,9 +411,10 @@ static void read_into_buffer(void *item)
 /* Back on the loop thread: hands what was read to the upper layer. */
 static void deliver_buffer(struct conn *c)
 {
-    if (buf_used(&c->in) > 0 && !(c->flags & CONN_F_CLOSING))
-        c->h->data(c, buf_data(&c->in), buf_used(&c->in));
-    buf_free(&c->in);
+    if (c->in_len > 0 && !(c->flags & CONN_F_CLOSING))
+        c->h->data(c, c->in, c->in_len);
+    c->in = NULL;
+    c->in_len = 0;
     switch (c->read_status) {
     case READ_EOF:
         conn_close_async(c, "closed by peer");
@@ -416,8 +440,15 @@ void conn_read_collected(struct loop *l, void *ud)
     (void)l;
     (void)ud;
     size_t n = nreadable;
-    if (n >= PARALLEL_MIN)
+    if (n >= PARALLEL_MIN) {
+        if (nscratch < iopool_threads()) {
+            scratch = xrealloc(scratch, iopool_threads() * sizeof(*scratch));
+            memset(scratch + nscratch, 0,
+                   (iopool_threads() - nscratch) * sizeof(*scratch));
+            nscratch = iopool_threads();
+        }
         iopool_run((void **)readable, n, read_into_buffer);
+    }
     for (size_t i = 0; i < n; i++) {
         struct conn *c = readable[i];
         c->flags &= ~CONN_F_READABLE;
@@ -427,6 +458,8 @@ void conn_read_collected(struct loop *l, void *ud)
             do_read(c);
     }
     nreadable = 0;
+    for (unsigned i = 0; i < nscratch; i++)
+        scratch[i].used = 0;
 }
 
 static void finish_close(struct conn *c)
@@ -444,13 +477,13 @@ static void finish_close(struct conn *c)
         by_fd[c->fd] = NULL;
     open_count--;
     buf_free(&c->out);
-    buf_free(&c->in);
     free(c);
 }
 
 /* On an I/O thread. */
-static void flush_one(void *item)
+static void flush_one(void *item, unsigned worker)
 {
+    (void)worker;
     struct conn *c = item;
     c->flush_status = try_flush(c);
 }
@@ -544,6 +577,10 @@ void conn_close_all(void)
     FREE_NULL(readable);
     FREE_NULL(flushing);
     nreadable = readable_cap = flushing_cap = 0;
+    for (unsigned i = 0; i < nscratch; i++)
+        free(scratch[i].p);
+    FREE_NULL(scratch);
+    nscratch = 0;
     by_fd_cap = 0;
 }
 

@@ -57,7 +57,8 @@ struct conn {
     struct tls *tls;
     struct tls_ctx *tls_ctx;
     struct buf out;
-    struct buf in;           /* read by an I/O thread, delivered this turn */
+    char *in;                /* read by an I/O thread, delivered this */
+    size_t in_len;           /* turn; in the thread's scratch space */
     int read_status;         /* 0, or how reading ended the connection */
     int flush_status;        /* result of the parallel send */
     unsigned watching;       /* LOOP_READ/LOOP_WRITE currently asked for */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,7 +309,14 @@ static void test_work_jobs(void **state)
     loop_free(job_loop);
 }
 
-static void bump(void *item) { (*(unsigned *)item)++; }
+static atomic_uint bad_worker;
+
+static void bump(void *item, unsigned worker)
+{
+    if (worker >= iopool_threads())
+        atomic_fetch_add(&bad_worker, 1);
+    (*(unsigned *)item)++;
+}
 
 /* Every item of every batch is handled exactly once, whether the helper
  * threads join a batch or sleep through it. */
@@ -332,6 +340,7 @@ static void test_iopool_batches(void **state)
     for (unsigned r = 0; r < ROUNDS; r++)
         want += (r * 7) % N + 1;
     assert_int_equal(total, want);
+    assert_int_equal(atomic_load(&bad_worker), 0);
     for (unsigned i = 1; i < N; i++)
         assert_true(counts[i] <= counts[i - 1]);
     iopool_shutdown();
