@@ -1581,8 +1581,10 @@ static void generate(unsigned first_pair, unsigned pairs, unsigned extra,
 
     sync_point(SYNC_READY);
 
-    /* Logins, at most `concurrency` under way at once. */
-    uint64_t timeout = (30ull + o.users / 200) * SEC_NS;
+    /* Logins, at most `concurrency` under way at once. The time allowed
+     * grows with N: 30 s, plus 20 ms a login (50 logins/s, which TLS
+     * logins to a slow server can come down to). */
+    uint64_t timeout = (30ull + o.users / 50) * SEC_NS;
     double cpu0 = cpu_seconds();
     uint64_t t0 = now_ns();
     while (ready < nconns) {
@@ -1626,7 +1628,9 @@ static void generate(unsigned first_pair, unsigned pairs, unsigned extra,
                     round++;
                 }
             }
-            uint64_t left_ms = (next - now) / 1000000;
+            /* Rounded up: pings due within a millisecond go together,
+             * rather than the loop spinning between them. */
+            uint64_t left_ms = (next - now + 999999) / 1000000;
             loop_once(left_ms > 100 ? 100 : (int)left_ms);
         }
         rep.phase_s = (double)(now_ns() - p0) / 1e9;
@@ -1652,11 +1656,18 @@ static void generate(unsigned first_pair, unsigned pairs, unsigned extra,
         rep.phase_cpu = rep.login_cpu;
     }
 
+    /* Reset rather than close: a normal close leaves each port in
+     * TIME_WAIT here for a minute, and back-to-back runs of many
+     * thousand connections would run out of ephemeral ports. */
+    struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
     for (unsigned i = 0; i < nconns; i++) {
         if (conns[i].ssl)
             SSL_free(conns[i].ssl);
-        if (conns[i].fd >= 0)
+        if (conns[i].fd >= 0) {
+            setsockopt(conns[i].fd, SOL_SOCKET, SO_LINGER, &abort_close,
+                       sizeof(abort_close));
             close(conns[i].fd);
+        }
         buf_free(&conns[i].in);
         buf_free(&conns[i].out);
         free(conns[i].auth_msg);
