@@ -33,7 +33,7 @@ char *buf_reserve(struct buf *b, size_t n)
 
 void buf_commit(struct buf *b, size_t n) { b->len += n; }
 
-void buf_append(struct buf *b, const void *data, size_t n)
+void buf_append_slow(struct buf *b, const void *data, size_t n)
 {
     if (n == 0)
         return;
@@ -41,7 +41,6 @@ void buf_append(struct buf *b, const void *data, size_t n)
     b->len += n;
 }
 
-void buf_append_str(struct buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

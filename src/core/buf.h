@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct str {
     const char *p; /* borrowed bytes, not necessarily NUL-terminated */
@@ -41,8 +42,26 @@ static inline char *buf_data(const struct buf *b)
 char *buf_reserve(struct buf *b, size_t n);
 void buf_commit(struct buf *b, size_t n);
 
-void buf_append(struct buf *b, const void *data, size_t n);
-void buf_append_str(struct buf *b, const char *s);
+void buf_append_slow(struct buf *b, const void *data, size_t n);
+
+/* Inline because serialising a stanza appends dozens of short pieces:
+ * with room to spare (the usual case) and a constant n, this is a store
+ * or two instead of a call. */
+static inline void buf_append(struct buf *b, const void *data, size_t n)
+{
+    if (n > 0 && b->p && (b->off == 0 || b->off < b->len) &&
+        b->cap - b->len >= n) {
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+        return;
+    }
+    buf_append_slow(b, data, n);
+}
+
+static inline void buf_append_str(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
