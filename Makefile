@@ -113,4 +113,4 @@ bench-smoke: all $(BUILD)/loadgen
 bench: all $(BUILD)/loadgen
 	bash bench/run.sh $(BUILD)
 
--include $(LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAINS:%.c=$(BUILD)/obj/%.d)
