@@ -5,7 +5,8 @@
 #
 # For each server in turn: start it on free loopback ports in a temporary
 # directory (bench/peers/SERVER.sh), create the same accounts u1..uN with
-# password pw, run the same loadgen scenarios against it, and stop it.
+# password pw, run the same loadgen scenarios against it, restarting it
+# before each run, and stop it.
 # Then print the comparison table (bench/peers/results.py). Every line
 # loadgen printed is kept in bench/out/results-DATE.jsonl.
 #
@@ -95,12 +96,23 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# run NAME TRANSPORT LOADGEN-ARGS...: one loadgen run against the server
-# that is up, its JSON line added to the results file.
+# restart: stop the server if it runs and start it again on its
+# directory, keeping its accounts. Every run starts on a fresh process, so
+# that no run inherits another's connections, queues or garbage, and a
+# run's memory growth is not hidden by what an earlier run left in the
+# server's allocator.
+restart() {
+    [ -z "$pid" ] || bash "$HERE/peers/$server.sh" stop "$dir"
+    pid=$(bash "$HERE/peers/$server.sh" start "$dir" "$port" "$tlsport" "$DOMAIN")
+}
+
+# run NAME TRANSPORT LOADGEN-ARGS...: one loadgen run against a freshly
+# started server, its JSON line added to the results file.
 run() {
     local name=$1 transport=$2 out err rc=0
     shift 2
     echo "bench: $server, $transport, $name" >&2
+    restart
     err=$dir/loadgen.err
     out=$(timeout "$RUN_TIMEOUT" "$LOADGEN" --host 127.0.0.1 --port "$port" \
         --domain "$DOMAIN" --prefix "$PREFIX" --password "$PASSWORD" \
@@ -119,8 +131,6 @@ run() {
         $RESULTS_PY fail "$RESULTS" "$name" "$server" "$transport" \
             "status $rc: $(tail -n 3 "$err")"
     fi
-    # Let the server finish closing the last run's connections.
-    sleep 3
 }
 
 for server in $SERVERS; do
@@ -134,7 +144,8 @@ for server in $SERVERS; do
     port=$(free_port)
     tlsport=$(free_port)
     echo "bench: starting $server on 127.0.0.1:$port" >&2
-    pid=$(bash "$HERE/peers/$server.sh" start "$dir" "$port" "$tlsport" "$DOMAIN")
+    pid=
+    restart
     echo "bench: creating $NUSERS accounts on $server" >&2
     bash "$HERE/peers/$server.sh" users "$dir" "$NUSERS" "$PREFIX" "$PASSWORD"
 

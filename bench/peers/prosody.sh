@@ -31,8 +31,8 @@ start() {
     peer_cert "$dir" "$domain" prosody:prosody
     # The certificate directory Prosody indexes at start (certmanager).
     mkdir -p "$dir/certs"
-    ln -s ../cert.pem "$dir/certs/$domain.crt"
-    ln -s ../key.pem "$dir/certs/$domain.key"
+    ln -sfn ../cert.pem "$dir/certs/$domain.crt"
+    ln -sfn ../key.pem "$dir/certs/$domain.key"
     cat > "$dir/prosody.cfg.lua" <<EOF
 -- Written by bench/peers/prosody.sh; see the comment there.
 data_path = "$dir/data"
