@@ -41,8 +41,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +56,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/crypto.h"
 
 #define NS_SASL     "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND     "urn:ietf:params:xml:ns:xmpp-bind"
@@ -700,7 +700,8 @@ static bool has_child(const char *s, size_t n, const char *want)
 /* ---- SCRAM (RFC 5802 §3, RFC 7677) -------------------------------------- */
 
 struct scram_key {
-    const EVP_MD *md; /* NULL: unused entry */
+    bool used;
+    enum crypto_hash hash;
     long iter;
     size_t salt_len;
     unsigned char salt[128];
@@ -712,38 +713,33 @@ static unsigned scram_next; /* round-robin replacement */
 /* SaltedPassword := Hi(password, salt, i) (RFC 5802 §3), computed once per
  * (hash, salt, iterations): servers that give every account one salt then
  * cost the generator one PBKDF2 for the whole run. */
-static const unsigned char *salted_password(const EVP_MD *md,
+static const unsigned char *salted_password(enum crypto_hash hash,
                                             const unsigned char *salt,
                                             size_t sl, long iter)
 {
     for (unsigned i = 0; i < SCRAM_CACHE; i++) {
         struct scram_key *k = &scram_cache[i];
-        if (k->md == md && k->iter == iter && k->salt_len == sl &&
-            memcmp(k->salt, salt, sl) == 0)
+        if (k->used && k->hash == hash && k->iter == iter &&
+            k->salt_len == sl && memcmp(k->salt, salt, sl) == 0)
             return k->salted;
     }
     struct scram_key *k = &scram_cache[scram_next++ % SCRAM_CACHE];
-    if (!PKCS5_PBKDF2_HMAC(o.password, (int)strlen(o.password), salt, (int)sl,
-                           (int)iter, md, EVP_MD_get_size(md), k->salted))
-        die("PBKDF2 failed");
-    k->md = md;
+    /* theke's PBKDF2 (core/crypto.c), about 3.5 times as fast as
+     * OpenSSL's: with a salt per account, this is most of a login's
+     * cost in the generator. */
+    crypto_pbkdf2(hash, o.password, strlen(o.password), salt, sl,
+                  (unsigned)iter, k->salted);
+    k->used = true;
+    k->hash = hash;
     k->iter = iter;
     k->salt_len = sl;
     memcpy(k->salt, salt, sl);
     return k->salted;
 }
 
-static const EVP_MD *mech_md(enum mech m)
+static enum crypto_hash mech_hash(enum mech m)
 {
-    return m == MECH_SCRAM1 ? EVP_sha1() : EVP_sha256();
-}
-
-static void hmac(const EVP_MD *md, const unsigned char *key, size_t kl,
-                 const void *d, size_t dl, unsigned char *out)
-{
-    unsigned int ol = MAX_MD;
-    if (!HMAC(md, key, (int)kl, d, dl, out, &ol))
-        die("HMAC failed");
+    return m == MECH_SCRAM1 ? CRYPTO_SHA1 : CRYPTO_SHA256;
 }
 
 static void auth_send(struct conn *c, const char *elem, const char *data,
@@ -815,17 +811,15 @@ static bool scram_challenge(struct conn *c, const char *msg)
     if (saltl <= 0)
         return false;
 
-    const EVP_MD *md = mech_md(c->mech);
-    size_t dl = (size_t)EVP_MD_get_size(md);
-    const unsigned char *salted = salted_password(md, salt, (size_t)saltl,
+    enum crypto_hash h = mech_hash(c->mech);
+    size_t dl = crypto_digest_len(h);
+    const unsigned char *salted = salted_password(h, salt, (size_t)saltl,
                                                   iter);
     unsigned char ckey[MAX_MD], stored[MAX_MD], skey[MAX_MD], sig[MAX_MD];
     unsigned char proof[MAX_MD];
-    unsigned int hl;
-    hmac(md, salted, dl, "Client Key", 10, ckey);
-    if (!EVP_Digest(ckey, dl, stored, &hl, md, NULL))
-        die("digest failed");
-    hmac(md, salted, dl, "Server Key", 10, skey);
+    crypto_hmac(h, salted, dl, "Client Key", 10, ckey);
+    crypto_hash(h, ckey, dl, stored);
+    crypto_hmac(h, salted, dl, "Server Key", 10, skey);
 
     /* "biws" is base64("n,,"), the gs2-header without channel binding. */
     struct buf am = {0};
@@ -834,10 +828,10 @@ static bool scram_challenge(struct conn *c, const char *msg)
     buf_add(&am, "", 1);
     c->auth_msg = am.p;
     size_t aml = strlen(am.p);
-    hmac(md, stored, dl, am.p, aml, sig);
+    crypto_hmac(h, stored, dl, am.p, aml, sig);
     for (size_t k = 0; k < dl; k++)
         proof[k] = ckey[k] ^ sig[k];
-    hmac(md, skey, dl, am.p, aml, c->server_sig);
+    crypto_hmac(h, skey, dl, am.p, aml, c->server_sig);
 
     char p64[4 * MAX_MD / 3 + 8], fin[600];
     b64_encode(proof, dl, p64);
@@ -852,8 +846,7 @@ static bool scram_challenge(struct conn *c, const char *msg)
 static bool scram_verify(struct conn *c, const char *msg)
 {
     char want[4 * MAX_MD / 3 + 8];
-    b64_encode(c->server_sig, (size_t)EVP_MD_get_size(mech_md(c->mech)),
-               want);
+    b64_encode(c->server_sig, crypto_digest_len(mech_hash(c->mech)), want);
     return strncmp(msg, "v=", 2) == 0 && strcmp(msg + 2, want) == 0;
 }
 
@@ -1124,8 +1117,12 @@ static void conn_readable(struct conn *c)
     }
     size_t got = 0;
     bool eof = false, err = false;
+    /* With TLS, each SSL_read() returns at most one record, and a record
+     * that does not fit would stay inside OpenSSL where epoll cannot see
+     * it: read only while a whole record (2^14 bytes) fits. */
     int reads = c->ssl ? TLS_READS : 1;
-    for (int i = 0; i < reads && got < READ_SPACE; i++) {
+    size_t room = c->ssl ? 16384 : 1;
+    for (int i = 0; i < reads && got + room <= READ_SPACE; i++) {
         ssize_t n = io_read(c, rbuf + got, READ_SPACE - got);
         if (n == -1)
             break;
