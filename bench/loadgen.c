@@ -515,6 +515,8 @@ static int next_stanza(struct conn *c, const char *s, size_t n, size_t *skip,
 {
     size_t p = 0;
     *skip = 0;
+    if (n == 0)
+        return NX_MORE;
     if (c->depth == 0 && c->scan == 0) {
         for (;;) {
             const char *lt = memchr(s + p, '<', n - p);
@@ -1057,9 +1059,9 @@ static ssize_t io_write(struct conn *c, const char *p, size_t n)
     }
 }
 
-static void conn_flush(struct conn *c)
+/* Writes what c has queued, as far as the socket takes it. */
+static void conn_write(struct conn *c)
 {
-    c->queued = false;
     if (c->phase == PH_CLOSED || c->phase == PH_CONNECTING ||
         c->phase == PH_TLS)
         return;
@@ -1079,6 +1081,13 @@ static void conn_flush(struct conn *c)
         buf_consume(&c->out, (size_t)n);
     }
     set_pollout(c, false);
+}
+
+/* The end-of-turn flush of a connection on the flush list. */
+static void conn_flush(struct conn *c)
+{
+    c->queued = false;
+    conn_write(c);
 }
 
 static void conn_writable(struct conn *c)
@@ -1157,7 +1166,12 @@ static void conn_readable(struct conn *c)
             buf_add(&c->in, s + used, n - used);
         if (c->in.len - c->in.off > IN_CAP)
             conn_fail(c, "input over its cap without a complete stanza");
-        if (c->out.len > c->out.off)
+        if (c->out.len > c->out.off && c->phase != PH_READY)
+            /* A login step: the server waits for this answer, so it
+             * goes out now rather than after the rest of the turn,
+             * which may be a hundred SCRAM PBKDF2s. */
+            conn_write(c);
+        else if (c->out.len > c->out.off)
             conn_queue(c); /* TLS may have waited for this read */
     }
     if (eof || err)
