@@ -180,6 +180,16 @@ for server in $SERVERS; do
     dir=
 done
 
-$RESULTS_PY table "$RESULTS" $SERVERS
+# What was measured, for whoever reads the table later.
+{
+    echo "theke $(git -C "$HERE/.." describe --always --dirty 2>/dev/null ||
+        echo '(no git)'), loadgen from the same tree"
+    for p in prosody ejabberd erlang-base lua5.4; do
+        dpkg-query -W -f '${Package} ${Version}\n' "$p" 2>/dev/null || true
+    done
+    echo "$(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo |
+        head -n 1)), Linux $(uname -r)"
+} | tee "${RESULTS%.jsonl}.txt"
+$RESULTS_PY table "$RESULTS" $SERVERS | tee -a "${RESULTS%.jsonl}.txt"
 echo
-echo "bench: results in $RESULTS"
+echo "bench: results in $RESULTS, table in ${RESULTS%.jsonl}.txt"

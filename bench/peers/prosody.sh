@@ -9,7 +9,9 @@
 # stopped. The configuration written into DIR is tuned for throughput as
 # Prosody's documentation recommends, with nothing that throttles:
 # - the epoll network backend, a listen backlog of 1024;
-# - Lua 5.4's generational garbage collector;
+# - Lua 5.4's generational garbage collector (Prosody's default,
+#   incremental, gave 45 % of the message rate of 100 pairs with 10 in
+#   flight here, for about a quarter less memory per idle connection);
 # - mod_limits not loaded (Debian's own config loads it at 10 kB/s);
 # - no s2s, no HTTP; c2s on 127.0.0.1:PORT allows plaintext and PLAIN and
 #   offers STARTTLS, direct TLS on 127.0.0.1:TLSPORT, self-signed cert;
