@@ -33,7 +33,7 @@ EJ_LIBS=/usr/lib/x86_64-linux-gnu
 start() {
     local dir=$1 port=$2 tlsport=$3 domain=$4
     peer_install ejabberd
-    peer_no_service ejabberd
+    peer_no_service ejabberd /run/ejabberd/ejabberd.pid
     mkdir -p "$dir/spool" "$dir/logs"
     echo "$domain" > "$dir/domain"
     echo "bench$port@localhost" > "$dir/node"

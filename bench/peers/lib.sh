@@ -49,12 +49,19 @@ peer_install() {
     [ "$rc" = 0 ] || peer_die "apt-get install ${missing[*]} failed"
 }
 
-# peer_no_service NAME: stop the Debian service NAME if it runs, and keep
-# it from starting at boot, so only the instance under test serves.
+# peer_no_service NAME PIDFILE: stop the Debian service NAME and keep it
+# from starting at boot, so only the instance under test serves. Without
+# systemd, only if PIDFILE names a live process: ejabberd's init script
+# starts an epmd on all interfaces just to find out nothing runs.
 peer_no_service() {
+    local pid
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl disable --now "$1" >/dev/null 2>&1 || true
-    elif [ -x "/etc/init.d/$1" ]; then
+        return 0
+    fi
+    pid=$(cat "$2" 2>/dev/null) || return 0
+    if [ -n "$pid" ] && peer_alive "$pid" && [ -x "/etc/init.d/$1" ]; then
+        echo "$PEER_NAME: stopping the $1 system service" >&2
         "/etc/init.d/$1" stop >/dev/null 2>&1 || true
     fi
 }

@@ -27,7 +27,7 @@ PEER_NAME=prosody
 start() {
     local dir=$1 port=$2 tlsport=$3 domain=$4
     peer_install prosody
-    peer_no_service prosody
+    peer_no_service prosody /run/prosody/prosody.pid
     mkdir -p "$dir/data"
     echo "$domain" > "$dir/domain"
     peer_cert "$dir" "$domain" prosody:prosody
