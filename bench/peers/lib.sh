@@ -119,7 +119,10 @@ peer_stop_pid() {
 peer_launch() {
     local dir=$1 port=$2 log=$3 pid
     shift 3
-    ulimit -n "$PEER_NOFILE"
+    ulimit -n "$PEER_NOFILE" 2>/dev/null || {
+        echo "$PEER_NAME: descriptor limit $(ulimit -Hn), not $PEER_NOFILE" >&2
+        ulimit -n "$(ulimit -Hn)"
+    }
     setsid "$@" </dev/null >"$log" 2>&1 &
     pid=$!
     echo "$pid" > "$dir/pid"
