@@ -22,6 +22,7 @@
 #include "core/iopool.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/memtrim.h"
 #include "core/version.h"
 #include "core/work.h"
 #include "mod/mod.h"
@@ -261,11 +262,13 @@ int main(int argc, char **argv)
     loop_on_before_sleep(srv.loop, commit_turn, NULL);
     loop_on_before_sleep(srv.loop, conn_flush_all, NULL);
     loop_on_after_events(srv.loop, conn_read_collected, NULL);
+    memtrim_start(srv.loop);
     log_info(0, "theked %s serving %s", THEKE_VERSION, cfg.domain);
     demo_account(&cfg);
 
     loop_run(srv.loop);
 
+    memtrim_stop();
     c2s_stop();
     store_flush(srv.store);
     conn_flush_all(srv.loop, NULL);

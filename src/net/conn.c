@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/iopool.h"
 #include "core/log.h"
+#include "core/memtrim.h"
 #include "net/tls.h"
 
 /* Reads per wakeup are bounded so one busy peer cannot starve the rest
@@ -250,6 +251,7 @@ static void do_handshake(struct conn *c)
     int r = tls_handshake(c->tls);
     if (r == 0) {
         c->flags &= ~CONN_F_HANDSHAKE;
+        memtrim_note();
         log_debug(c->id, "TLS established (%s)", tls_version(c->tls));
         update_watch(c);
         /* Data may have arrived together with the last handshake flight. */
@@ -478,6 +480,7 @@ static void finish_close(struct conn *c)
     open_count--;
     buf_free(&c->out);
     free(c);
+    memtrim_note();
 }
 
 /* On an I/O thread. */
