@@ -3,6 +3,7 @@
 #   make            build build/theked and build/thekectl
 #   make run        install what is missing, build, run with theke.conf
 #   make test       install what is missing, build, run every test suite
+#                   and a short run of the load generator (bench-smoke)
 #   make test-san   the same suites against an ASan+UBSan build (build-san/)
 #   make SAN=1      build the sanitizer binaries only
 #   make bench      theked, Prosody and ejabberd under the same load
@@ -84,11 +85,13 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory bench-smoke
 
 test-san: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(MAKE) --no-print-directory SAN=1 unit
 	@$(MAKE) --no-print-directory SAN=1 interop
+	@$(MAKE) --no-print-directory SAN=1 bench-smoke
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h src/*.c tests/unit/*.c)
