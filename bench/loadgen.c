@@ -142,6 +142,7 @@ struct opts {
     const char *host, *port, *domain, *prefix, *password, *label;
     unsigned users, first, pairs, window, seconds, concurrency, procs;
     unsigned ping_interval; /* seconds, 0 = none */
+    unsigned rate;          /* pairs: messages/s in all, 0 = closed loop */
     long server_pid;        /* 0 = unknown */
     enum mech mech;
     enum tls_mode tls;
@@ -229,6 +230,7 @@ static void conn_readable(struct conn *c);
 static void conn_writable(struct conn *c);
 static size_t handle_input(struct conn *c, const char *s, size_t n);
 static void send_message(struct conn *c);
+static void loop_once(int timeout_ms);
 
 static void die(const char *fmt, ...)
 {
@@ -1335,8 +1337,43 @@ static void on_message(struct conn *c, const char *s, size_t n)
         }
         rep.hist[idx]++;
     }
-    if (sending && c->peer->phase == PH_READY)
+    if (sending && !o.rate && c->peer->phase == PH_READY)
         send_message(c->peer);
+}
+
+/* Open loop: message j of this process is due at p0 + j / rate, from
+ * sender j mod 2K (both sides of every pair send), so the servers are
+ * compared at the same offered load. A sender whose W messages are all
+ * in flight holds up the schedule: then msgs_per_s falls below the rate,
+ * and the waiting shows in the latency of what follows. */
+static void send_at_rate(uint64_t p0, uint64_t p_end)
+{
+    unsigned senders = 2 * npairs;
+    if (!senders)
+        return;
+    /* This process's share of the rate, as its share of the pairs. */
+    double per_ns = (double)o.rate * npairs / o.pairs / 1e9;
+    uint64_t j = 0;
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= p_end)
+            return;
+        uint64_t due = p0;
+        while ((due = p0 + (uint64_t)((double)j / per_ns)) <= now) {
+            struct conn *c = &conns[j % senders];
+            if (c->phase != PH_READY ||
+                c->next_seq - c->peer->expect >= o.window)
+                break;
+            send_message(c);
+            j++;
+        }
+        uint64_t next = due > now ? due : now + 1000000;
+        if (next > p_end)
+            next = p_end;
+        /* Rounded up: messages due within a millisecond go together. */
+        uint64_t left_ms = (next - now + 999999) / 1000000;
+        loop_once(left_ms > 100 ? 100 : (int)left_ms);
+    }
 }
 
 static void send_message(struct conn *c)
@@ -1705,11 +1742,13 @@ static void generate(unsigned first_pair, unsigned pairs, unsigned extra,
         loop_until(now_ns() + PING_WAIT_NS, pings_settled);
         rep.errors += rep.pings_sent - rep.pings_answered;
     } else if (o.scenario == SC_PAIRS || o.scenario == SC_PINGPONG) {
-        /* Each side of each pair starts with a full window. */
         sending = measuring = true;
-        for (unsigned i = 0; i < 2 * npairs; i++)
-            for (unsigned w = 0; w < o.window; w++)
-                send_message(&conns[i]);
+        if (o.rate)
+            send_at_rate(p0, p_end);
+        else /* each side of each pair starts with a full window */
+            for (unsigned i = 0; i < 2 * npairs; i++)
+                for (unsigned w = 0; w < o.window; w++)
+                    send_message(&conns[i]);
         loop_until(p_end, NULL);
         rep.phase_s = (double)(now_ns() - p0) / 1e9;
         rep.phase_cpu = cpu_seconds() - pcpu0;
@@ -1867,7 +1906,8 @@ static int print_result(const struct report *r, unsigned n)
     }
     if (o.scenario == SC_PAIRS || o.scenario == SC_PINGPONG) {
         double srv_cpu = co.srv_cpu1 - co.srv_cpu0;
-        printf(", \"pairs\": %u, \"window\": %u", o.pairs, o.window);
+        printf(", \"pairs\": %u, \"window\": %u, \"rate\": %u", o.pairs,
+               o.window, o.rate);
         json_num("seconds", phase_s, 3, true);
         printf(", \"messages\": %llu", (unsigned long long)t->messages);
         json_num("msgs_per_s", phase_s > 0 ? t->messages / phase_s : 0, 1,
@@ -2020,7 +2060,8 @@ static void usage(int code)
             "         [--scenario login|idle|pairs|pingpong]\n"
             "         [--pairs K] [--window W] [--seconds S]\n"
             "         [--concurrency C] [--procs P] [--server-pid PID]\n"
-            "         [--ping-interval SECS] [--label NAME]\n"
+            "         [--ping-interval SECS] [--rate MSGS_PER_S]\n"
+            "         [--label NAME]\n"
             "Logs in accounts PREFIX<F>..PREFIX<F+N-1>, runs the scenario\n"
             "and prints one JSON line; see bench/README.md. Exits 1 on\n"
             "errors, lost messages or failed logins.\n");
@@ -2069,6 +2110,7 @@ static void parse_args(int argc, char **argv)
         {"procs", required_argument, 0, 'P'},
         {"server-pid", required_argument, 0, 'i'},
         {"ping-interval", required_argument, 0, 'I'},
+        {"rate", required_argument, 0, 'R'},
         {"label", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'H'},
         {0, 0, 0, 0},
@@ -2132,6 +2174,9 @@ static void parse_args(int argc, char **argv)
             break;
         case 'I':
             o.ping_interval = num_arg("ping-interval", optarg, 0, 86400);
+            break;
+        case 'R':
+            o.rate = num_arg("rate", optarg, 0, 100000000);
             break;
         case 'H':
             usage(0);

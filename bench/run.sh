@@ -35,8 +35,11 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     MSG_SECONDS=3
     IDLE_SECONDS=6
     PING_SECONDS=2
-    TLS_IDLE=200
+    TLS_IDLE="200"
     TLS_PAIRS=50:1
+    RATE_RUN=50:2000
+    MAX_CONNS=2000
+    MAX_SECONDS=10
 else
     IDLE_SIZES="1000 10000"
     LOGIN_USERS=2000
@@ -44,8 +47,15 @@ else
     MSG_SECONDS=10
     IDLE_SECONDS=10
     PING_SECONDS=5
-    TLS_IDLE=1000
+    TLS_IDLE="1000 10000"
     TLS_PAIRS=100:1
+    # K:R -- K pairs, R messages/s in all, for latency at equal load:
+    # below what the slowest peer manages with one message in flight.
+    RATE_RUN=100:5000
+    # As many connections as the machine allows: a process may hold
+    # 20 000 descriptors here, the server needs a few more of its own.
+    MAX_CONNS=19000
+    MAX_SECONDS=60
 fi
 PING_INTERVAL=5
 LOGIN_CONCURRENCY=200
@@ -54,7 +64,7 @@ RUN_TIMEOUT=300
 
 # As many accounts as the largest run needs.
 NUSERS=$LOGIN_USERS
-for n in $IDLE_SIZES $TLS_IDLE; do
+for n in $IDLE_SIZES $TLS_IDLE $MAX_CONNS; do
     [ "$n" -gt "$NUSERS" ] && NUSERS=$n
 done
 for kw in $PAIRS $TLS_PAIRS; do
@@ -75,8 +85,8 @@ mkdir -p "$HERE/out"
 RESULTS=$HERE/out/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 : > "$RESULTS"
 
-# 10 000 connections over two generator processes; root may raise the
-# hard limit, others get what it allows.
+# Up to 19 000 connections over two generator processes; root may raise
+# the hard limit, others get what it allows.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 dir=
@@ -164,13 +174,23 @@ for server in $SERVERS; do
         run "pairs K=$k W=$w" none --scenario pairs --users $((2 * k)) \
             --pairs "$k" --window "$w" --seconds "$MSG_SECONDS" --mech auto
     done
+    k=${RATE_RUN%:*}
+    r=${RATE_RUN#*:}
+    run "pairs K=$k R=$r" none --scenario pairs --users $((2 * k)) \
+        --pairs "$k" --window 10 --rate "$r" --seconds "$MSG_SECONDS" \
+        --mech auto
     run "pingpong" none --scenario pingpong --users 2 --pairs 1 --window 1 \
         --seconds "$PING_SECONDS" --mech auto
+    run "idle N=$MAX_CONNS ${MAX_SECONDS}s" none --scenario idle \
+        --users "$MAX_CONNS" --procs 2 --seconds "$MAX_SECONDS" \
+        --ping-interval 10 --concurrency "$LOGIN_CONCURRENCY" --mech auto
 
-    run "idle N=$TLS_IDLE" starttls --scenario idle --users "$TLS_IDLE" \
-        --procs 2 --seconds "$IDLE_SECONDS" \
-        --ping-interval "$PING_INTERVAL" \
-        --concurrency "$LOGIN_CONCURRENCY" --mech auto
+    for n in $TLS_IDLE; do
+        run "idle N=$n" starttls --scenario idle --users "$n" \
+            --procs 2 --seconds "$IDLE_SECONDS" \
+            --ping-interval "$PING_INTERVAL" \
+            --concurrency "$LOGIN_CONCURRENCY" --mech auto
+    done
     k=${TLS_PAIRS%:*}
     w=${TLS_PAIRS#*:}
     run "pairs K=$k W=$w" starttls --scenario pairs --users $((2 * k)) \

@@ -21,6 +21,7 @@ import sys
 # (loadgen field, label, True if higher is better, format)
 METRICS = {
     "idle": [
+        ("connections", "connections", True, "{:.0f}"),
         ("logins_per_s", "logins/s", True, "{:.0f}"),
         ("login_server_ms", "server CPU ms/login", False, "{:.2f}"),
         ("rss_per_conn_kib", "server RSS KiB/conn", False, "{:.1f}"),
