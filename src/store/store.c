@@ -218,3 +218,88 @@ int store_kv_del(struct store *st, const char *user, const char *ns,
         return -ERR_INVAL;
     return st->ops->kv_del(st, user, ns, key);
 }
+
+int store_archive_append(struct store *st, const char *user,
+                         const struct archive_msg *m)
+{
+    if (!user || !m || !m->id || !*m->id || !m->with || !m->with_res ||
+        (!m->xml && m->len))
+        return -ERR_INVAL;
+    struct archive_msg copy = *m;
+    if (!copy.xml)
+        copy.xml = "";
+    return st->ops->archive_append(st, user, &copy);
+}
+
+int store_archive_query(struct store *st, const char *user,
+                        const struct archive_filter *f, store_archive_fn *fn,
+                        void *ud)
+{
+    if (!user || !f || (f->with_res && !f->with))
+        return -ERR_INVAL;
+    return st->ops->archive_query(st, user, f, fn, ud);
+}
+
+int store_archive_count(struct store *st, const char *user,
+                        const struct archive_filter *f, int64_t *out)
+{
+    *out = 0;
+    if (!user || !f || (f->with_res && !f->with))
+        return -ERR_INVAL;
+    return st->ops->archive_count(st, user, f, out);
+}
+
+int store_archive_get(struct store *st, const char *user, const char *id,
+                      store_archive_fn *fn, void *ud)
+{
+    if (!user || !id)
+        return -ERR_INVAL;
+    return st->ops->archive_get(st, user, id, fn, ud);
+}
+
+int store_archive_purge(struct store *st, int64_t before_ms, unsigned limit)
+{
+    if (limit == 0)
+        return 0;
+    return st->ops->archive_purge(st, before_ms, limit);
+}
+
+int store_block_add(struct store *st, const char *user, const char *jid)
+{
+    if (!user || !jid || !*jid)
+        return -ERR_INVAL;
+    return st->ops->block_add(st, user, jid);
+}
+
+int store_block_del(struct store *st, const char *user, const char *jid)
+{
+    if (!user || !jid)
+        return -ERR_INVAL;
+    return st->ops->block_del(st, user, jid);
+}
+
+int store_block_clear(struct store *st, const char *user)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->block_clear(st, user);
+}
+
+int store_block_list(struct store *st, const char *user, store_jid_fn *fn,
+                     void *ud)
+{
+    if (!user)
+        return -ERR_INVAL;
+    return st->ops->block_list(st, user, fn, ud);
+}
+
+int store_block_match(struct store *st, const char *user,
+                      const char *const *jids, size_t n)
+{
+    if (!user || !jids || n == 0 || n > 4)
+        return -ERR_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!jids[i])
+            return -ERR_INVAL;
+    return st->ops->block_match(st, user, jids, n);
+}

@@ -42,6 +42,36 @@ void roster_item_free(struct roster_item *it);
 /* Owned deep copy. */
 void roster_item_copy(struct roster_item *dst, const struct roster_item *src);
 
+/* A message of an account's archive (XEP-0313). Filled in by the caller
+ * for store_archive_append(); handed to store_archive_fn with every
+ * string borrowed for the callback. */
+struct archive_msg {
+    const char *id;       /* stanza id (XEP-0359), unique per account */
+    int64_t ts_ms;        /* when it was archived, Unix milliseconds */
+    const char *with;     /* the other party's bare JID */
+    const char *with_res; /* its resource, "" when none */
+    const char *xml;      /* the serialised message (NUL-terminated when
+                             handed to a callback; len without it) */
+    size_t len;
+};
+
+/* Which part of an archive a query reads. Every bound is optional. */
+struct archive_filter {
+    const char *with;      /* bare JID, NULL for any */
+    const char *with_res;  /* with a resource only, NULL for any */
+    int64_t start_ms;      /* inclusive, INT64_MIN for none */
+    int64_t end_ms;        /* inclusive, INT64_MAX for none */
+    const char *after_id[2];  /* exclusive bounds, each NULL for none: */
+    const char *before_id[2]; /* a query's own and a page's, both apply */
+    bool newest_first;     /* rows from the newest end (paging back) */
+    unsigned limit;        /* rows at most (store_archive_query only) */
+};
+
+/* ARCHIVE_FILTER_ALL: every message, oldest first, no limit. */
+#define ARCHIVE_FILTER_ALL                                                   \
+    ((struct archive_filter){ NULL, NULL, INT64_MIN, INT64_MAX,             \
+                              { NULL, NULL }, { NULL, NULL }, false, 0 })
+
 struct store;
 
 typedef void store_user_fn(void *ud, const char *username);
@@ -49,6 +79,9 @@ typedef void store_roster_fn(void *ud, const struct roster_item *it);
 /* An offline message or pending subscription: id orders them. */
 typedef void store_blob_fn(void *ud, int64_t id, const char *contact,
                            const char *xml, size_t len);
+typedef void store_archive_fn(void *ud, const struct archive_msg *m);
+/* A blocked JID of a block list. */
+typedef void store_jid_fn(void *ud, const char *jid);
 
 struct store_ops {
     const char *name;
@@ -96,6 +129,26 @@ struct store_ops {
                   const char *key, const char *value, size_t len);
     int (*kv_del)(struct store *st, const char *user, const char *ns,
                   const char *key);
+
+    int (*archive_append)(struct store *st, const char *user,
+                          const struct archive_msg *m);
+    int (*archive_query)(struct store *st, const char *user,
+                         const struct archive_filter *f,
+                         store_archive_fn *fn, void *ud);
+    int (*archive_count)(struct store *st, const char *user,
+                         const struct archive_filter *f, int64_t *out);
+    int (*archive_get)(struct store *st, const char *user, const char *id,
+                       store_archive_fn *fn, void *ud);
+    int (*archive_purge)(struct store *st, int64_t before_ms,
+                         unsigned limit);
+
+    int (*block_add)(struct store *st, const char *user, const char *jid);
+    int (*block_del)(struct store *st, const char *user, const char *jid);
+    int (*block_clear)(struct store *st, const char *user);
+    int (*block_list)(struct store *st, const char *user, store_jid_fn *fn,
+                      void *ud);
+    int (*block_match)(struct store *st, const char *user,
+                       const char *const *jids, size_t n);
 };
 
 struct store {
@@ -168,5 +221,42 @@ int store_kv_put(struct store *st, const char *user, const char *ns,
                  const char *key, const char *value, size_t len);
 int store_kv_del(struct store *st, const char *user, const char *ns,
                  const char *key);
+
+/* Message archive (XEP-0313). Rows are ordered by when they were
+ * appended; ids are the caller's (random, unique per account:
+ * -ERR_EXISTS when taken). What to archive, and for how long, is the
+ * caller's choice. */
+int store_archive_append(struct store *st, const char *user,
+                         const struct archive_msg *m);
+/* Calls fn for up to f->limit messages matching f, oldest first, or
+ * newest first with f->newest_first. -ERR_NOTFOUND when an id of
+ * f->after_id or f->before_id names no message of the account. */
+int store_archive_query(struct store *st, const char *user,
+                        const struct archive_filter *f, store_archive_fn *fn,
+                        void *ud);
+/* How many messages match f (its limit and order ignored). */
+int store_archive_count(struct store *st, const char *user,
+                        const struct archive_filter *f, int64_t *out);
+/* Calls fn for the message with that id; -ERR_NOTFOUND when none. */
+int store_archive_get(struct store *st, const char *user, const char *id,
+                      store_archive_fn *fn, void *ud);
+/* Deletes up to limit messages (of all accounts) archived before
+ * before_ms, oldest first, so a large purge can go in small steps
+ * between other work. Returns how many were deleted, or negative. */
+int store_archive_purge(struct store *st, int64_t before_ms, unsigned limit);
+
+/* Block lists (XEP-0191): JIDs as normalised strings. Adding a JID that
+ * is listed already is not an error; deleting one that is not listed is
+ * -ERR_NOTFOUND. */
+int store_block_add(struct store *st, const char *user, const char *jid);
+int store_block_del(struct store *st, const char *user, const char *jid);
+int store_block_clear(struct store *st, const char *user);
+/* In the order the JIDs sort. */
+int store_block_list(struct store *st, const char *user, store_jid_fn *fn,
+                     void *ud);
+/* 1 when any of jids[0..n) (n <= 4) is on the user's block list, 0 when
+ * none is, negative on error. */
+int store_block_match(struct store *st, const char *user,
+                      const char *const *jids, size_t n);
 
 #endif

@@ -75,10 +75,36 @@ enum q {
     Q_KV_GET,
     Q_KV_PUT,
     Q_KV_DEL,
+    Q_ARCHIVE_APPEND,
+    Q_ARCHIVE_SEQ,
+    Q_ARCHIVE_ASC,
+    Q_ARCHIVE_DESC,
+    Q_ARCHIVE_WITH_ASC,
+    Q_ARCHIVE_WITH_DESC,
+    Q_ARCHIVE_COUNT,
+    Q_ARCHIVE_WITH_COUNT,
+    Q_ARCHIVE_GET,
+    Q_ARCHIVE_PURGE,
+    Q_BLOCK_ADD,
+    Q_BLOCK_DEL,
+    Q_BLOCK_CLEAR,
+    Q_BLOCK_LIST,
+    Q_BLOCK_MATCH,
     Q_COUNT
 };
 
 #define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
+#define ARCHIVE_COLS "sid, ts, with_bare, with_res, xml"
+/* ?1 user, ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive
+ * time bounds; the queries add ?6 the limit, then the 'with' filter
+ * (?7 bare JID, ?8 resource or NULL); the counts take it as ?6, ?7.
+ * Two statements per filter shape rather than "?7 IS NULL OR ...", so
+ * that each uses the index that fits it. */
+#define ARCHIVE_WHERE                                                          \
+    " FROM archive WHERE username = ?1 AND seq > ?2 AND seq < ?3"              \
+    " AND ts >= ?4 AND ts <= ?5"
+#define ARCHIVE_WITH(a, b)                                                     \
+    " AND with_bare = ?" a " AND (?" b " IS NULL OR with_res = ?" b ")"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -142,6 +168,35 @@ static const char *const sql_text[Q_COUNT] = {
         "INSERT INTO kv (username, ns, key, value) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT (username, ns, key) DO UPDATE SET value = excluded.value",
     [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
+    [Q_ARCHIVE_APPEND] =
+        "INSERT INTO archive (username, sid, ts, with_bare, with_res, xml)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_ARCHIVE_SEQ] = "SELECT seq FROM archive WHERE username = ?1 AND sid = ?2",
+    [Q_ARCHIVE_ASC] =
+        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY seq LIMIT ?6",
+    [Q_ARCHIVE_DESC] =
+        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY seq DESC LIMIT ?6",
+    [Q_ARCHIVE_WITH_ASC] = "SELECT " ARCHIVE_COLS ARCHIVE_WHERE ARCHIVE_WITH(
+        "7", "8") " ORDER BY seq LIMIT ?6",
+    [Q_ARCHIVE_WITH_DESC] = "SELECT " ARCHIVE_COLS ARCHIVE_WHERE ARCHIVE_WITH(
+        "7", "8") " ORDER BY seq DESC LIMIT ?6",
+    [Q_ARCHIVE_COUNT] = "SELECT COUNT(*)" ARCHIVE_WHERE,
+    [Q_ARCHIVE_WITH_COUNT] =
+        "SELECT COUNT(*)" ARCHIVE_WHERE ARCHIVE_WITH("6", "7"),
+    [Q_ARCHIVE_GET] =
+        "SELECT " ARCHIVE_COLS " FROM archive WHERE username = ?1 AND sid = ?2",
+    [Q_ARCHIVE_PURGE] =
+        "DELETE FROM archive WHERE seq IN (SELECT seq FROM archive"
+        " WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+    [Q_BLOCK_ADD] = "INSERT INTO blocklist (username, jid) VALUES (?1, ?2)"
+                    " ON CONFLICT (username, jid) DO NOTHING",
+    [Q_BLOCK_DEL] = "DELETE FROM blocklist WHERE username = ?1 AND jid = ?2",
+    [Q_BLOCK_CLEAR] = "DELETE FROM blocklist WHERE username = ?1",
+    [Q_BLOCK_LIST] =
+        "SELECT jid FROM blocklist WHERE username = ?1 ORDER BY jid",
+    /* Unused candidates are bound to NULL, which matches nothing. */
+    [Q_BLOCK_MATCH] = "SELECT 1 FROM blocklist WHERE username = ?1"
+                      " AND jid IN (?2, ?3, ?4, ?5) LIMIT 1",
 };
 
 struct sqlite_store {
@@ -310,6 +365,15 @@ static int run(struct sqlite_store *s, enum q q, const char *fmt, ...)
     }
     stmt_put(s, q, st);
     return r;
+}
+
+/* The result of a run() that deletes one row: -ERR_NOTFOUND when it
+ * changed none. */
+static int deleted(int r)
+{
+    if (r == 0)
+        return -ERR_NOTFOUND;
+    return r < 0 ? r : 0;
 }
 
 /* Opens the batch if none is open. BEGIN IMMEDIATE waits up to the busy
@@ -487,10 +551,9 @@ static int sqlite_user_get_creds(struct store *st, const char *user,
     return r;
 }
 
-static int sqlite_user_exists(struct store *st, const char *user)
+/* 1 when the statement (from query()) has a row, 0 when not. */
+static int step_exists(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt)
 {
-    struct sqlite_store *s = from_store(st);
-    sqlite3_stmt *stmt = query(s, Q_USER_EXISTS, "t", user);
     if (!stmt)
         return -ERR_STORE;
     int r;
@@ -500,9 +563,34 @@ static int sqlite_user_exists(struct store *st, const char *user)
     else if (rc == SQLITE_DONE)
         r = 0;
     else
-        r = sql_fail(s, rc, sql_text[Q_USER_EXISTS]);
-    stmt_put(s, Q_USER_EXISTS, stmt);
+        r = sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
     return r;
+}
+
+/* Reads the one integer a statement (from query()) returns into *out;
+ * -ERR_NOTFOUND when it returns no row. */
+static int step_int(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt,
+                    int64_t *out)
+{
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else if (rc == SQLITE_DONE)
+        r = -ERR_NOTFOUND;
+    else
+        r = sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
+    return r;
+}
+
+static int sqlite_user_exists(struct store *st, const char *user)
+{
+    struct sqlite_store *s = from_store(st);
+    return step_exists(s, Q_USER_EXISTS, query(s, Q_USER_EXISTS, "t", user));
 }
 
 static int sqlite_user_delete(struct store *st, const char *user,
@@ -527,21 +615,28 @@ static int sqlite_user_delete(struct store *st, const char *user,
     return r < 0 ? r : 0;
 }
 
+/* Steps a statement whose rows are one string into fn. */
+static int step_strings(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt,
+                        void (*fn)(void *ud, const char *v), void *ud)
+{
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(stmt, 0);
+        if (v)
+            fn(ud, v);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
+    return r;
+}
+
 static int sqlite_user_list(struct store *st, store_user_fn *fn, void *ud)
 {
     struct sqlite_store *s = from_store(st);
     sqlite3_stmt *stmt = query(s, Q_USER_LIST, "");
     if (!stmt)
         return -ERR_STORE;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *u = (const char *)sqlite3_column_text(stmt, 0);
-        if (u)
-            fn(ud, u);
-    }
-    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_USER_LIST]);
-    stmt_put(s, Q_USER_LIST, stmt);
-    return r;
+    return step_strings(s, Q_USER_LIST, stmt, fn, ud);
 }
 
 /* --- roster --- */
@@ -623,18 +718,13 @@ static int sqlite_roster_version(struct store *st, const char *user,
                                  int64_t *out)
 {
     struct sqlite_store *s = from_store(st);
-    sqlite3_stmt *stmt = query(s, Q_ROSTER_VERSION, "t", user);
-    if (!stmt)
-        return -ERR_STORE;
-    int r = 0;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(stmt, 0);
-    else if (rc == SQLITE_DONE)
+    int r = step_int(s, Q_ROSTER_VERSION,
+                     query(s, Q_ROSTER_VERSION, "t", user), out);
+    /* A roster never changed has version 0. */
+    if (r == -ERR_NOTFOUND) {
         *out = 0;
-    else
-        r = sql_fail(s, rc, sql_text[Q_ROSTER_VERSION]);
-    stmt_put(s, Q_ROSTER_VERSION, stmt);
+        r = 0;
+    }
     return r;
 }
 
@@ -650,10 +740,7 @@ static int sqlite_pending_add(struct store *st, const char *user,
 static int sqlite_pending_del(struct store *st, const char *user,
                               const char *contact)
 {
-    int r = run(from_store(st), Q_PENDING_DEL, "tt", user, contact);
-    if (r == 0)
-        return -ERR_NOTFOUND;
-    return r < 0 ? r : 0;
+    return deleted(run(from_store(st), Q_PENDING_DEL, "tt", user, contact));
 }
 
 /* Steps a statement whose rows are (id, [contact,] xml) into fn. */
@@ -715,17 +802,8 @@ static int sqlite_offline_count(struct store *st, const char *user,
                                 int64_t *out)
 {
     struct sqlite_store *s = from_store(st);
-    sqlite3_stmt *stmt = query(s, Q_OFFLINE_COUNT, "t", user);
-    if (!stmt)
-        return -ERR_STORE;
-    int r = 0;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(stmt, 0);
-    else
-        r = sql_fail(s, rc, sql_text[Q_OFFLINE_COUNT]);
-    stmt_put(s, Q_OFFLINE_COUNT, stmt);
-    return r;
+    return step_int(s, Q_OFFLINE_COUNT, query(s, Q_OFFLINE_COUNT, "t", user),
+                    out);
 }
 
 /* --- key-value documents --- */
@@ -763,10 +841,192 @@ static int sqlite_kv_put(struct store *st, const char *user, const char *ns,
 static int sqlite_kv_del(struct store *st, const char *user, const char *ns,
                          const char *key)
 {
-    int r = run(from_store(st), Q_KV_DEL, "ttt", user, ns, key);
-    if (r == 0)
-        return -ERR_NOTFOUND;
+    return deleted(run(from_store(st), Q_KV_DEL, "ttt", user, ns, key));
+}
+
+/* --- message archive --- */
+
+static int sqlite_archive_append(struct store *st, const char *user,
+                                 const struct archive_msg *m)
+{
+    int r = run(from_store(st), Q_ARCHIVE_APPEND, "ttittb", user, m->id,
+                m->ts_ms, m->with, m->with_res, m->xml, m->len);
     return r < 0 ? r : 0;
+}
+
+/* The seq of the message called id in *out; -ERR_NOTFOUND when none. */
+static int archive_seq(struct sqlite_store *s, const char *user,
+                       const char *id, int64_t *out)
+{
+    return step_int(s, Q_ARCHIVE_SEQ,
+                    query(s, Q_ARCHIVE_SEQ, "tt", user, id), out);
+}
+
+/* The seq bounds of f: ids resolved, absent ones wide open. */
+static int archive_bounds(struct sqlite_store *s, const char *user,
+                          const struct archive_filter *f, int64_t *after,
+                          int64_t *before)
+{
+    *after = 0;
+    *before = INT64_MAX;
+    for (int i = 0; i < 2; i++) {
+        int64_t seq;
+        int r;
+        if (f->after_id[i]) {
+            if ((r = archive_seq(s, user, f->after_id[i], &seq)) < 0)
+                return r;
+            if (seq > *after)
+                *after = seq;
+        }
+        if (f->before_id[i]) {
+            if ((r = archive_seq(s, user, f->before_id[i], &seq)) < 0)
+                return r;
+            if (seq < *before)
+                *before = seq;
+        }
+    }
+    return 0;
+}
+
+/* Steps a statement whose rows are ARCHIVE_COLS into fn. */
+static int step_archive(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt,
+                        store_archive_fn *fn, void *ud)
+{
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct archive_msg m;
+        m.id = (const char *)sqlite3_column_text(stmt, 0);
+        m.ts_ms = sqlite3_column_int64(stmt, 1);
+        m.with = (const char *)sqlite3_column_text(stmt, 2);
+        m.with_res = (const char *)sqlite3_column_text(stmt, 3);
+        /* column_text NUL-terminates the blob; it must come before
+         * column_bytes. */
+        m.xml = (const char *)sqlite3_column_text(stmt, 4);
+        m.len = (size_t)sqlite3_column_bytes(stmt, 4);
+        if (!m.id || !m.with || !m.with_res || !m.xml)
+            continue;
+        fn(ud, &m);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
+    return r;
+}
+
+static int sqlite_archive_query(struct store *st, const char *user,
+                                const struct archive_filter *f,
+                                store_archive_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    int64_t after, before;
+    int r = archive_bounds(s, user, f, &after, &before);
+    if (r < 0)
+        return r;
+    enum q q;
+    sqlite3_stmt *stmt;
+    if (f->with) {
+        q = f->newest_first ? Q_ARCHIVE_WITH_DESC : Q_ARCHIVE_WITH_ASC;
+        stmt = query(s, q, "tiiiiitt", user, after, before, f->start_ms,
+                     f->end_ms, (int64_t)f->limit, f->with, f->with_res);
+    } else {
+        q = f->newest_first ? Q_ARCHIVE_DESC : Q_ARCHIVE_ASC;
+        stmt = query(s, q, "tiiiii", user, after, before, f->start_ms,
+                     f->end_ms, (int64_t)f->limit);
+    }
+    if (!stmt)
+        return -ERR_STORE;
+    return step_archive(s, q, stmt, fn, ud);
+}
+
+static int sqlite_archive_count(struct store *st, const char *user,
+                                const struct archive_filter *f, int64_t *out)
+{
+    struct sqlite_store *s = from_store(st);
+    int64_t after, before;
+    int r = archive_bounds(s, user, f, &after, &before);
+    if (r < 0)
+        return r;
+    enum q q = f->with ? Q_ARCHIVE_WITH_COUNT : Q_ARCHIVE_COUNT;
+    sqlite3_stmt *stmt =
+        f->with ? query(s, q, "tiiiitt", user, after, before, f->start_ms,
+                        f->end_ms, f->with, f->with_res)
+                : query(s, q, "tiiii", user, after, before, f->start_ms,
+                        f->end_ms);
+    return step_int(s, q, stmt, out);
+}
+
+struct get_ctx {
+    store_archive_fn *fn;
+    void *ud;
+    bool found;
+};
+
+static void get_one(void *ud, const struct archive_msg *m)
+{
+    struct get_ctx *c = ud;
+    c->found = true;
+    c->fn(c->ud, m);
+}
+
+static int sqlite_archive_get(struct store *st, const char *user,
+                              const char *id, store_archive_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_ARCHIVE_GET, "tt", user, id);
+    if (!stmt)
+        return -ERR_STORE;
+    struct get_ctx c = { fn, ud, false };
+    int r = step_archive(s, Q_ARCHIVE_GET, stmt, get_one, &c);
+    return r < 0 ? r : c.found ? 0 : -ERR_NOTFOUND;
+}
+
+static int sqlite_archive_purge(struct store *st, int64_t before_ms,
+                                unsigned limit)
+{
+    return run(from_store(st), Q_ARCHIVE_PURGE, "ii", before_ms,
+               (int64_t)limit);
+}
+
+/* --- block lists --- */
+
+static int sqlite_block_add(struct store *st, const char *user,
+                            const char *jid)
+{
+    int r = run(from_store(st), Q_BLOCK_ADD, "tt", user, jid);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_block_del(struct store *st, const char *user,
+                            const char *jid)
+{
+    return deleted(run(from_store(st), Q_BLOCK_DEL, "tt", user, jid));
+}
+
+static int sqlite_block_clear(struct store *st, const char *user)
+{
+    int r = run(from_store(st), Q_BLOCK_CLEAR, "t", user);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_block_list(struct store *st, const char *user,
+                             store_jid_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_BLOCK_LIST, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    return step_strings(s, Q_BLOCK_LIST, stmt, fn, ud);
+}
+
+static int sqlite_block_match(struct store *st, const char *user,
+                              const char *const *jids, size_t n)
+{
+    struct sqlite_store *s = from_store(st);
+    const char *c[4] = { NULL, NULL, NULL, NULL };
+    for (size_t i = 0; i < n; i++)
+        c[i] = jids[i];
+    return step_exists(s, Q_BLOCK_MATCH,
+                       query(s, Q_BLOCK_MATCH, "ttttt", user, c[0], c[1],
+                             c[2], c[3]));
 }
 
 /* --- batches, open and close --- */
@@ -937,6 +1197,16 @@ static const struct store_ops sqlite_ops = {
     .kv_get = sqlite_kv_get,
     .kv_put = sqlite_kv_put,
     .kv_del = sqlite_kv_del,
+    .archive_append = sqlite_archive_append,
+    .archive_query = sqlite_archive_query,
+    .archive_count = sqlite_archive_count,
+    .archive_get = sqlite_archive_get,
+    .archive_purge = sqlite_archive_purge,
+    .block_add = sqlite_block_add,
+    .block_del = sqlite_block_del,
+    .block_clear = sqlite_block_clear,
+    .block_list = sqlite_block_list,
+    .block_match = sqlite_block_match,
 };
 
 int store_sqlite_open(const char *path, struct store **out)

@@ -276,8 +276,10 @@ static void test_migrate_newer_refused(void **state)
     assert_null(st);
     assert_int_equal(sql_count(f->path, "PRAGMA user_version"), 999);
     /* Let the teardown close a real store. */
+    char sql[48];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", N_MIGRATIONS);
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
     sqlite3_close(db);
     assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
 }
@@ -742,6 +744,163 @@ static void test_kv(void **state)
     buf_free(&v);
 }
 
+/* --- message archive --- */
+
+static void collect_archive(void *ud, const struct archive_msg *m)
+{
+    struct collect *c = ud;
+    assert_int_equal(m->xml[m->len], '\0');
+    buf_printf(&c->b, "%s:%s/%s:%s\n", m->id, m->with, m->with_res, m->xml);
+    c->n++;
+}
+
+static void append(struct store *st, const char *user, const char *id,
+                   int64_t ts, const char *with, const char *res)
+{
+    char xml[32];
+    snprintf(xml, sizeof(xml), "<m%s/>", id);
+    struct archive_msg m = { id, ts, with, res, xml, strlen(xml) };
+    assert_int_equal(store_archive_append(st, user, &m), 0);
+}
+
+static const char *query_ids(struct store *st, struct collect *c,
+                             const struct archive_filter *f)
+{
+    buf_reset(&c->b);
+    c->n = 0;
+    assert_int_equal(store_archive_query(st, "alice", f, collect_archive, c),
+                     0);
+    /* Keep just the ids, space-separated. */
+    struct buf ids = BUF_INIT;
+    const char *s = buf_cstr(&c->b);
+    while (*s) {
+        size_t n = strcspn(s, ":");
+        buf_append(&ids, s, n);
+        buf_append_str(&ids, " ");
+        s = strchr(s, '\n') + 1;
+    }
+    buf_reset(&c->b);
+    buf_append(&c->b, buf_data(&ids), buf_used(&ids));
+    buf_free(&ids);
+    return buf_cstr(&c->b);
+}
+
+static void test_archive(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = { BUF_INIT, 0 };
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    append(f->st, "alice", "a", 1000, "bob@x", "r1");
+    append(f->st, "alice", "b", 2000, "carol@x", "");
+    append(f->st, "alice", "c", 3000, "bob@x", "r2");
+    append(f->st, "alice", "d", 4000, "bob@x", "r1");
+    append(f->st, "bob", "e", 1500, "alice@x", "");
+    struct archive_msg dup = { "a", 5000, "bob@x", "", "<x/>", 4 };
+    assert_int_equal(store_archive_append(f->st, "alice", &dup), -ERR_EXISTS);
+
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    assert_string_equal(query_ids(f->st, &c, &q), "a b c d ");
+    q.newest_first = true;
+    q.limit = 2;
+    assert_string_equal(query_ids(f->st, &c, &q), "d c ");
+    q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    q.with = "bob@x";
+    assert_string_equal(query_ids(f->st, &c, &q), "a c d ");
+    q.with_res = "r1";
+    assert_string_equal(query_ids(f->st, &c, &q), "a d ");
+    q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    q.start_ms = 2000;
+    q.end_ms = 3000;
+    assert_string_equal(query_ids(f->st, &c, &q), "b c ");
+    q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    q.after_id[0] = "a";
+    q.before_id[1] = "d";
+    assert_string_equal(query_ids(f->st, &c, &q), "b c ");
+    q.after_id[1] = "b";
+    assert_string_equal(query_ids(f->st, &c, &q), "c ");
+    int64_t n;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, 1);
+    q.before_id[0] = "nope";
+    assert_int_equal(store_archive_query(f->st, "alice", &q, collect_archive,
+                                         &c),
+                     -ERR_NOTFOUND);
+    /* Another account's ids are unknown here. */
+    q = ARCHIVE_FILTER_ALL;
+    q.after_id[0] = "e";
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n),
+                     -ERR_NOTFOUND);
+
+    buf_reset(&c.b);
+    assert_int_equal(store_archive_get(f->st, "alice", "c", collect_archive,
+                                       &c),
+                     0);
+    assert_string_equal(collected(&c), "c:bob@x/r2:<mc/>\n");
+    assert_int_equal(store_archive_get(f->st, "alice", "e", collect_archive,
+                                       &c),
+                     -ERR_NOTFOUND);
+
+    /* Purge in steps, oldest first, across accounts. */
+    assert_int_equal(store_archive_purge(f->st, 3500, 2), 2);
+    assert_int_equal(store_archive_purge(f->st, 3500, 2), 2);
+    assert_int_equal(store_archive_purge(f->st, 3500, 2), 0);
+    q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    assert_string_equal(query_ids(f->st, &c, &q), "d ");
+    assert_int_equal(store_flush(f->st), 0);
+    /* The archive goes with the account. */
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 1);
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_user_delete(f->st, "bob", "bob@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
+    buf_free(&c.b);
+}
+
+/* --- block lists --- */
+
+static void collect_jid(void *ud, const char *jid)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s ", jid);
+    c->n++;
+}
+
+static void test_blocklist(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = { BUF_INIT, 0 };
+    assert_int_equal(store_block_add(f->st, "alice", "x@y"), -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_block_add(f->st, "alice", "x@y"), 0);
+    assert_int_equal(store_block_add(f->st, "alice", "x@y"), 0);
+    assert_int_equal(store_block_add(f->st, "alice", "evil.example"), 0);
+    assert_int_equal(store_block_add(f->st, "alice", "a@b/phone"), 0);
+    assert_int_equal(store_block_list(f->st, "alice", collect_jid, &c), 0);
+    assert_string_equal(collected(&c), "a@b/phone evil.example x@y ");
+    const char *hit[] = { "x@y/r", "x@y", "y/r", "y" };
+    const char *miss[] = { "a@b/tablet", "a@b", "b/tablet", "b" };
+    const char *dom[] = { "m@evil.example" , "evil.example" };
+    assert_int_equal(store_block_match(f->st, "alice", hit, 4), 1);
+    assert_int_equal(store_block_match(f->st, "alice", miss, 4), 0);
+    assert_int_equal(store_block_match(f->st, "alice", dom, 2), 1);
+    assert_int_equal(store_block_match(f->st, "bob", hit, 4), 0);
+    assert_int_equal(store_block_del(f->st, "alice", "x@y"), 0);
+    assert_int_equal(store_block_del(f->st, "alice", "x@y"), -ERR_NOTFOUND);
+    assert_int_equal(store_block_match(f->st, "alice", hit, 4), 0);
+    assert_int_equal(store_block_clear(f->st, "alice"), 0);
+    buf_reset(&c.b);
+    assert_int_equal(store_block_list(f->st, "alice", collect_jid, &c), 0);
+    assert_string_equal(collected(&c), "");
+    assert_int_equal(store_block_match(f->st, "alice", hit, 0), -ERR_INVAL);
+    buf_free(&c.b);
+}
+
 /* --- batches and durability --- */
 
 static void test_reopen_keeps_data(void **state)
@@ -957,6 +1116,8 @@ int main(void)
         T(test_pending),
         T(test_offline),
         T(test_kv),
+        T(test_archive),
+        T(test_blocklist),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
         T(test_failed_write_keeps_batch),
