@@ -73,6 +73,17 @@ static const struct key keys[] = {
     {"worker_threads", KT_UINT, F(worker_threads), 0, 64},
     {"io_threads", KT_UINT, F(io_threads), 0, 64},
     {"max_offline", KT_UINT, F(max_offline), 0, 1000000},
+    {"archive_retention_days", KT_UINT, F(archive_retention_days), 0, 36500},
+    {"external_services", KT_OPT_STRING, F(external_services), 0, 0},
+    {"turn_secret", KT_OPT_STRING, F(turn_secret), 0, 0},
+    {"turn_credential_ttl", KT_UINT, F(turn_credential_ttl), 60, 604800},
+    {"contact_abuse", KT_OPT_STRING, F(contact_abuse), 0, 0},
+    {"contact_admin", KT_OPT_STRING, F(contact_admin), 0, 0},
+    {"contact_feedback", KT_OPT_STRING, F(contact_feedback), 0, 0},
+    {"contact_sales", KT_OPT_STRING, F(contact_sales), 0, 0},
+    {"contact_security", KT_OPT_STRING, F(contact_security), 0, 0},
+    {"contact_status", KT_OPT_STRING, F(contact_status), 0, 0},
+    {"contact_support", KT_OPT_STRING, F(contact_support), 0, 0},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -120,6 +131,8 @@ void cfg_defaults(struct cfg *c)
     c->auth_timeout = 30;
     c->idle_timeout = 300;
     c->max_offline = 1000;
+    c->archive_retention_days = 365;
+    c->turn_credential_ttl = 86400;
 }
 
 void cfg_free(struct cfg *c)

@@ -40,6 +40,20 @@ struct cfg {
     unsigned idle_timeout;     /* s of silence before a ping, then close;
                                   default 300 */
     unsigned max_offline;      /* offline messages kept per account; 1000 */
+    unsigned archive_retention_days; /* archived messages older than this
+                                        are purged; 0 keeps them; 365 */
+    char *external_services;   /* STUN/TURN URIs (RFC 7064/7065) separated
+                                  by spaces (XEP-0215); NULL = none */
+    char *turn_secret;         /* shared secret for TURN credentials
+                                  (coturn use-auth-secret); NULL = none */
+    unsigned turn_credential_ttl; /* s a TURN credential lasts; 86400 */
+    char *contact_abuse;       /* XEP-0157 addresses (URIs separated by */
+    char *contact_admin;       /* spaces), NULL = none */
+    char *contact_feedback;
+    char *contact_sales;
+    char *contact_security;
+    char *contact_status;
+    char *contact_support;
 };
 
 /* Fills c with the defaults above (owned strings). */

@@ -180,6 +180,11 @@ void xser_write(const struct stanza *el, const char *default_ns,
     write_elem(el, default_ns ? default_ns : "", out);
 }
 
+void xser_escape_attr(const char *s, size_t n, struct buf *out)
+{
+    escape(out, s, n, ESC_ATTR);
+}
+
 void xser_top_tag(const struct stanza *el, struct buf *out)
 {
     /* The stream content namespaces go without saying in a log line;

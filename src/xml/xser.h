@@ -15,6 +15,11 @@
 void xser_write(const struct stanza *el, const char *default_ns,
                 struct buf *out);
 
+/* Appends s (n bytes) escaped for an attribute value in single or
+ * double quotes, for callers that write a few tags by hand around XML
+ * that is already serialised (archived messages). */
+void xser_escape_attr(const char *s, size_t n, struct buf *out);
+
 /* Appends to out the start tag of el only, attribute values escaped and
  * each cut to 64 bytes, for logging ("<message type='chat' to='...'>").
  * Never includes children or text. */
