@@ -1,6 +1,7 @@
 /* router.c -- see router.h. */
 #include "xmpp/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -83,6 +84,19 @@ static void message_to_bare(struct hook_ctx *h, struct stanza *st)
         router_bounce(st, (enum stanza_error)-r, NULL);
 }
 
+/* Fires "<kind>/<class>" (the addressee side) and bounces a refusal.
+ * Returns the hooks' result. */
+static int fire_addressee(const char *kind, struct hook_ctx *h,
+                          struct stanza *st, enum to_class cls)
+{
+    char event[32];
+    snprintf(event, sizeof(event), "%s/%s", kind, class_names[cls]);
+    int r = hooks_fire(event, h, st);
+    if (r < 0)
+        router_bounce(st, (enum stanza_error)-r, NULL);
+    return r;
+}
+
 static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
 {
     const char *type = stanza_attr(st, "type");
@@ -91,6 +105,9 @@ static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
         router_bounce(st, SE_BAD_REQUEST, "unknown iq type");
         return;
     }
+    int r = fire_addressee("iq", h, st, cls);
+    if (r != HOOK_PASS)
+        return;
     if (cls == CLASS_FULL) {
         struct session *s = sessions_find(h->to);
         if (s)
@@ -112,8 +129,8 @@ static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
         router_bounce(st, SE_BAD_REQUEST, "an iq needs exactly one child");
         return;
     }
-    int r = hooks_fire_iq(iqtype, cls == CLASS_HOST ? TO_HOST : TO_BARE,
-                          payload->ns, payload->name, h, st);
+    r = hooks_fire_iq(iqtype, cls == CLASS_HOST ? TO_HOST : TO_BARE,
+                      payload->ns, payload->name, h, st);
     if (r == HOOK_PASS)
         router_bounce(st, SE_SERVICE_UNAVAILABLE, NULL);
     else if (r < 0)
@@ -123,15 +140,8 @@ static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
 static void route_message(struct hook_ctx *h, struct stanza *st,
                           enum to_class cls)
 {
-    char event[32];
-    strcpy(event, "message/");
-    strcat(event, class_names[cls]);
-    int r = hooks_fire(event, h, st);
-    if (r < 0) {
-        router_bounce(st, (enum stanza_error)-r, NULL);
-        return;
-    }
-    if (r == HOOK_HANDLED || cls == CLASS_HOST)
+    if (fire_addressee("message", h, st, cls) != HOOK_PASS ||
+        cls == CLASS_HOST)
         return;
     if (cls == CLASS_FULL) {
         struct session *s = sessions_find(h->to);
@@ -154,15 +164,8 @@ static void route_message(struct hook_ctx *h, struct stanza *st,
 static void route_presence(struct hook_ctx *h, struct stanza *st,
                            enum to_class cls)
 {
-    char event[32];
-    strcpy(event, "presence/");
-    strcat(event, class_names[cls]);
-    int r = hooks_fire(event, h, st);
-    if (r < 0) {
-        router_bounce(st, (enum stanza_error)-r, NULL);
-        return;
-    }
-    if (r == HOOK_HANDLED || cls != CLASS_FULL)
+    if (fire_addressee("presence", h, st, cls) != HOOK_PASS ||
+        cls != CLASS_FULL)
         return;
     struct session *s = sessions_find(h->to);
     if (s)

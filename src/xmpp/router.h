@@ -8,6 +8,8 @@
  *   message/host|bare|full              addressee side, before delivery
  *   presence/host|bare|full
  *   message/offline                     no resource can take a message
+ *   iq/host|bare|full                   any iq, addressee side, before
+ *                                       the keyed handlers or delivery
  *   iq/<type>/<class>/<ns> <name>       iq get/set (hooks_add_iq)
  * Server-to-server federation is not part of this router: stanzas to
  * other domains are answered <remote-server-not-found/>. */
