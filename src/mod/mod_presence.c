@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "mod/mod.h"
+#include "mod/mod_presence.h"
 #include "mod/mod_roster.h"
 #include "xml/xser.h"
 #include "xmpp/router.h"
@@ -104,9 +105,7 @@ static void broadcast(const char *username, const struct stanza *p,
     stanza_unref(c);
 }
 
-/* Sends the current presence of every available resource of username
- * to 'to' (a bare or full JID). */
-static void send_presences(const char *username, const char *to)
+void presence_send_current(const char *username, const char *to)
 {
     for (struct session *s = sessions_of_user(username); s;
          s = s->next_of_user) {
@@ -120,7 +119,7 @@ static void send_presences(const char *username, const char *to)
     }
 }
 
-static void send_unavailable(const char *username, const char *to)
+void presence_send_unavailable(const char *username, const char *to)
 {
     for (struct session *s = sessions_of_user(username); s;
          s = s->next_of_user) {
@@ -227,7 +226,7 @@ static void initial_presence(struct session *s)
             if (server_is_local_domain(d.p, d.len)) {
                 memcpy(user, node.p, node.len);
                 user[node.len] = '\0';
-                send_presences(user, s->jid.s);
+                presence_send_current(user, s->jid.s);
             }
         }
         jid_free(&j);
@@ -340,7 +339,7 @@ static void outbound_subscription(struct hook_ctx *h, struct stanza *p,
             it.sub &= ~SUB_FROM;
             it.approved = false;
             save_and_push(user, &it);
-            send_unavailable(user, contact);
+            presence_send_unavailable(user, contact);
         } else if (it.approved) {
             it.approved = false;
             save_and_push(user, &it);
@@ -357,7 +356,7 @@ static void outbound_subscription(struct hook_ctx *h, struct stanza *p,
         stanza_set_attr(p, "to", contact);
         router_route(p);
         if (is(type, "subscribed"))
-            send_presences(user, contact);
+            presence_send_current(user, contact);
     }
     roster_item_free(&it);
 }
@@ -400,7 +399,7 @@ static void inbound_subscription(const char *user, struct stanza *p,
             it.approved = false;
             save_and_push(user, &it);
             send_type(user, contact, "subscribed");
-            send_presences(user, contact);
+            presence_send_current(user, contact);
         } else {
             struct buf xml = BUF_INIT;
             xser_write(p, NS_CLIENT, &xml);
@@ -423,7 +422,7 @@ static void inbound_subscription(const char *user, struct stanza *p,
             it.approved = false;
             save_and_push(user, &it);
             deliver_to_available(user, p);
-            send_unavailable(user, contact);
+            presence_send_unavailable(user, contact);
         }
     } else { /* unsubscribed */
         if ((it.sub & SUB_TO) || it.ask_out) {
@@ -455,7 +454,7 @@ static int inbound(struct hook_ctx *h, struct stanza *p, bool to_full)
         struct roster_item it;
         if (store_roster_get(srv.store, h->user, contact, &it) == 0) {
             if (it.sub & SUB_FROM)
-                send_presences(h->user, from);
+                presence_send_current(h->user, from);
             roster_item_free(&it);
         }
     } else if (to_full) {
