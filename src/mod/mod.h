@@ -32,6 +32,12 @@ static inline void mod_hook_iq(struct mod *m, unsigned types, unsigned to,
     hooks_add_iq(types, to, ns, name, fn, prio);
 }
 
+/* Extension forms (XEP-0128) and anything else an answer to disco#info
+ * needs beyond features: mod_disco fires "disco-info/host" (the server)
+ * and "disco-info/bare" (an account, h->user) once identities and
+ * features are in, with h->data the <query/> being built. Handlers
+ * append to it (form_add() in mod_util.h) and return HOOK_PASS. */
+
 /* The advertised features, sorted and unique; borrowed. */
 const char *const *mod_features(unsigned *n);
 const char *const *mod_account_features(unsigned *n);

@@ -1,7 +1,9 @@
 /* mod_disco.c -- XEP-0030: Service Discovery, for the server and for
  * accounts (bare JIDs). Features come from what modules advertise with
  * mod_add_feature() and mod_add_account_feature(); nodes are not used
- * yet, so a query for one finds nothing. */
+ * yet, so a query for one finds nothing. Extension forms (XEP-0128)
+ * come from the modules that handle "disco-info/host" and
+ * "disco-info/bare" (see mod.h). */
 #include <string.h>
 
 #include "mod/mod.h"
@@ -47,6 +49,10 @@ static int info(struct hook_ctx *h, struct stanza *iq, bool host)
     for (unsigned i = 0; i < n; i++)
         if (strcmp(features[i], NS_INFO) && strcmp(features[i], NS_ITEMS))
             add_feature(q, features[i]);
+    void *data = h->data;
+    h->data = q;
+    hooks_fire(host ? "disco-info/host" : "disco-info/bare", h, iq);
+    h->data = data;
     iq_send_reply(h, r);
     stanza_unref(r);
     return HOOK_HANDLED;
