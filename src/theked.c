@@ -31,6 +31,7 @@
 #include "net/tlscert.h"
 #include "store/store.h"
 #include "xmpp/c2s.h"
+#include "xmpp/component.h"
 #include "xmpp/server.h"
 
 #define DEMO_USER "demo"
@@ -254,7 +255,8 @@ int main(int argc, char **argv)
         goto out;
     }
     iopool_init(cfg.io_threads);
-    if (c2s_start(err, sizeof(err)) < 0) {
+    if (c2s_start(err, sizeof(err)) < 0 ||
+        component_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "theked: %s\n", err);
         goto out;
     }
@@ -269,6 +271,7 @@ int main(int argc, char **argv)
     loop_run(srv.loop);
 
     memtrim_stop();
+    component_stop();
     c2s_stop();
     store_flush(srv.store);
     conn_flush_all(srv.loop, NULL);

@@ -41,6 +41,7 @@ enum key_type {
     KT_BOOL,
     KT_UINT, /* unsigned in [min, max] */
     KT_SIZE, /* size_t in [min, max] */
+    KT_COMPONENT, /* "domain secret", may be repeated */
 };
 
 struct key {
@@ -84,7 +85,12 @@ static const struct key keys[] = {
     {"contact_security", KT_OPT_STRING, F(contact_security), 0, 0},
     {"contact_status", KT_OPT_STRING, F(contact_status), 0, 0},
     {"contact_support", KT_OPT_STRING, F(contact_support), 0, 0},
+    {"component_listen", KT_LISTEN, F(component_listen), 0, 0},
+    {"component", KT_COMPONENT, 0, 0, 0},
 };
+
+#define CFG_COMPONENTS_MAX 64
+#define CFG_SECRET_MAX 256
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -133,6 +139,17 @@ void cfg_defaults(struct cfg *c)
     c->max_offline = 1000;
     c->archive_retention_days = 365;
     c->turn_credential_ttl = 86400;
+    c->component_listen = xstrdup("");
+}
+
+static void free_components(struct cfg *c)
+{
+    for (unsigned i = 0; i < c->ncomponents; i++) {
+        free(c->components[i].domain);
+        free(c->components[i].secret);
+    }
+    FREE_NULL(c->components);
+    c->ncomponents = 0;
 }
 
 void cfg_free(struct cfg *c)
@@ -142,6 +159,7 @@ void cfg_free(struct cfg *c)
         if (s)
             FREE_NULL(*s);
     }
+    free_components(c);
 }
 
 static int perr(const struct pos *p, const char *fmt, ...)
@@ -182,6 +200,53 @@ static void copy_cfg(struct cfg *dst, const struct cfg *src)
         if (s)
             *s = xstrdup(*s);
     }
+    if (src->ncomponents) {
+        dst->components =
+            xcalloc(src->ncomponents, sizeof(*dst->components));
+        for (unsigned i = 0; i < src->ncomponents; i++) {
+            dst->components[i].domain = xstrdup(src->components[i].domain);
+            dst->components[i].secret = xstrdup(src->components[i].secret);
+        }
+    }
+}
+
+/* "domain secret": a component's domain and the secret of its handshake. */
+static int add_component(struct cfg *c, const struct key *k, const char *v,
+                         const struct pos *p)
+{
+    const char *sp = strpbrk(v, " \t");
+    if (!sp)
+        return perr(p, "%s: expected 'DOMAIN SECRET'", k->name);
+    const char *secret = sp;
+    while (*secret == ' ' || *secret == '\t')
+        secret++;
+    if (!*secret || strpbrk(secret, " \t"))
+        return perr(p, "%s: expected 'DOMAIN SECRET' (the secret without "
+                       "spaces)", k->name);
+    if (strlen(secret) > CFG_SECRET_MAX)
+        return perr(p, "%s: secret longer than %d bytes", k->name,
+                    CFG_SECRET_MAX);
+    if (c->ncomponents == CFG_COMPONENTS_MAX)
+        return perr(p, "%s: more than %d components", k->name,
+                    CFG_COMPONENTS_MAX);
+    char *domain = NULL, *raw = xstrndup(v, (size_t)(sp - v));
+    int r = set_domain(&domain, raw);
+    free(raw);
+    if (r < 0)
+        return perr(p, "%s: not a valid domain name", k->name);
+    for (unsigned i = 0; i < c->ncomponents; i++) {
+        if (strcmp(c->components[i].domain, domain) == 0) {
+            free(domain);
+            return perr(p, "%s: %s is listed twice", k->name,
+                        c->components[i].domain);
+        }
+    }
+    c->components = xrealloc(c->components, (c->ncomponents + 1) *
+                                                sizeof(*c->components));
+    c->components[c->ncomponents].domain = domain;
+    c->components[c->ncomponents].secret = xstrdup(secret);
+    c->ncomponents++;
+    return 0;
 }
 
 static const struct key *find_key(const char *name)
@@ -391,6 +456,8 @@ static int apply(struct cfg *c, const struct key *k, const char *v,
         else
             *(size_t *)((char *)c + k->off) = (size_t)n;
         return 0;
+    case KT_COMPONENT:
+        return add_component(c, k, v, p);
     }
     return perr(p, "%s: unsupported key type", k->name);
 }
@@ -483,7 +550,7 @@ static int parse_line(struct cfg *c, char *line, unsigned *seen,
     if (!k)
         return perr(p, "unknown key '%.64s'", key);
     size_t idx = (size_t)(k - keys);
-    if (seen[idx])
+    if (seen[idx] && k->type != KT_COMPONENT)
         return perr(p, "duplicate key '%s' (first set on line %u)", k->name,
                     seen[idx]);
     seen[idx] = p->line;

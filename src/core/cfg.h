@@ -16,6 +16,12 @@ enum cfg_registration {
     REG_INVITE,     /* in-band registration with an invitation token */
 };
 
+/* An external component (XEP-0114) allowed to connect. */
+struct cfg_component {
+    char *domain; /* normalised, owned */
+    char *secret; /* owned */
+};
+
 struct cfg {
     char *domain;              /* served XMPP domain, normalised; "localhost" */
     char *data_dir;            /* database, generated certificate; "./data" */
@@ -54,6 +60,11 @@ struct cfg {
     char *contact_security;
     char *contact_status;
     char *contact_support;
+    char *component_listen;    /* XEP-0114 listener "addr:port"; "" (the
+                                  default) = off */
+    struct cfg_component *components; /* "component = DOMAIN SECRET",
+                                         one line each; owned */
+    unsigned ncomponents;
 };
 
 /* Fills c with the defaults above (owned strings). */

@@ -28,6 +28,10 @@ struct feature_list {
 
 static struct feature_list server_features, account_features;
 
+#define N_MODULES (sizeof(module_table) / sizeof(module_table[0]))
+static struct mod mods[N_MODULES];
+static size_t started;
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -72,10 +76,9 @@ const char *const *mod_account_features(unsigned *n)
 
 int modules_init(void)
 {
-    static struct mod mods[sizeof(module_table) / sizeof(module_table[0])];
-    for (size_t i = 0; i < sizeof(module_table) / sizeof(module_table[0]);
-         i++) {
-        mods[i].name = module_table[i].name;
+    for (size_t i = 0; i < N_MODULES; i++) {
+        mods[i] = (struct mod){ .name = module_table[i].name };
+        started = i + 1;
         int r = module_table[i].init(&mods[i]);
         if (r < 0) {
             log_error(0, "module %s failed to start", module_table[i].name);
@@ -87,6 +90,11 @@ int modules_init(void)
 
 void modules_shutdown(void)
 {
+    while (started > 0) {
+        struct mod *m = &mods[--started];
+        if (m->shutdown)
+            m->shutdown();
+    }
     FREE_NULL(server_features.v);
     FREE_NULL(account_features.v);
     server_features = (struct feature_list){ 0 };

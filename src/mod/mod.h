@@ -9,8 +9,16 @@
 #include "xmpp/hooks.h"
 
 struct mod {
-    const char *name; /* "ping", as in modules.def */
+    const char *name;       /* "ping", as in modules.def */
+    void (*shutdown)(void); /* see mod_on_shutdown() */
 };
+
+/* fn runs at shutdown (modules_shutdown(), in reverse order of
+ * initialisation): the place to free what the module holds. */
+static inline void mod_on_shutdown(struct mod *m, void (*fn)(void))
+{
+    m->shutdown = fn;
+}
 
 /* Advertises a feature in the server's disco#info (XEP-0030). */
 void mod_add_feature(struct mod *m, const char *ns);

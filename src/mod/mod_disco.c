@@ -8,6 +8,7 @@
 
 #include "mod/mod.h"
 #include "mod/mod_util.h"
+#include "xmpp/router.h"
 #include "xmpp/errors.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
@@ -68,13 +69,21 @@ static int info_bare(struct hook_ctx *h, struct stanza *iq)
     return info(h, iq, false);
 }
 
+static void add_item(void *ud, const char *domain)
+{
+    stanza_set_attr(stanza_add_child(ud, NULL, "item"), "jid", domain);
+}
+
 static int items(struct hook_ctx *h, struct stanza *iq)
 {
     struct stanza *query = stanza_child(iq, NS_ITEMS, "query");
     if (stanza_attr(query, "node"))
         return -SE_ITEM_NOT_FOUND;
     struct stanza *r = iq_result(iq);
-    stanza_add_child(r, NS_ITEMS, "query");
+    struct stanza *q = stanza_add_child(r, NS_ITEMS, "query");
+    /* The server's services (upload, components) are its items. */
+    if (!h->user)
+        router_each_service(add_item, q);
     iq_send_reply(h, r);
     stanza_unref(r);
     return HOOK_HANDLED;

@@ -303,3 +303,11 @@ int store_block_match(struct store *st, const char *user,
             return -ERR_INVAL;
     return st->ops->block_match(st, user, jids, n);
 }
+
+int store_kv_list(struct store *st, const char *user, const char *ns,
+                  store_kv_fn *fn, void *ud)
+{
+    if (!user || !ns || !fn)
+        return -ERR_INVAL;
+    return st->ops->kv_list(st, user, ns, fn, ud);
+}

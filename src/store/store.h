@@ -82,6 +82,9 @@ typedef void store_blob_fn(void *ud, int64_t id, const char *contact,
 typedef void store_archive_fn(void *ud, const struct archive_msg *m);
 /* A blocked JID of a block list. */
 typedef void store_jid_fn(void *ud, const char *jid);
+/* A key-value document: key and value borrowed for the call. */
+typedef void store_kv_fn(void *ud, const char *key, const char *value,
+                         size_t len);
 
 struct store_ops {
     const char *name;
@@ -149,6 +152,8 @@ struct store_ops {
                       void *ud);
     int (*block_match)(struct store *st, const char *user,
                        const char *const *jids, size_t n);
+    int (*kv_list)(struct store *st, const char *user, const char *ns,
+                   store_kv_fn *fn, void *ud);
 };
 
 struct store {
@@ -221,6 +226,9 @@ int store_kv_put(struct store *st, const char *user, const char *ns,
                  const char *key, const char *value, size_t len);
 int store_kv_del(struct store *st, const char *user, const char *ns,
                  const char *key);
+/* Every document of the user in ns, in key order. */
+int store_kv_list(struct store *st, const char *user, const char *ns,
+                  store_kv_fn *fn, void *ud);
 
 /* Message archive (XEP-0313). Rows are ordered by when they were
  * appended; ids are the caller's (random, unique per account:

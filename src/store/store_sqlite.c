@@ -90,6 +90,7 @@ enum q {
     Q_BLOCK_CLEAR,
     Q_BLOCK_LIST,
     Q_BLOCK_MATCH,
+    Q_KV_LIST,
     Q_COUNT
 };
 
@@ -197,6 +198,8 @@ static const char *const sql_text[Q_COUNT] = {
     /* Unused candidates are bound to NULL, which matches nothing. */
     [Q_BLOCK_MATCH] = "SELECT 1 FROM blocklist WHERE username = ?1"
                       " AND jid IN (?2, ?3, ?4, ?5) LIMIT 1",
+    [Q_KV_LIST] = "SELECT key, value FROM kv WHERE username = ?1 AND ns = ?2"
+                  " ORDER BY key",
 };
 
 struct sqlite_store {
@@ -1029,6 +1032,24 @@ static int sqlite_block_match(struct store *st, const char *user,
                              c[2], c[3]));
 }
 
+static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
+                          store_kv_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_KV_LIST, "tt", user, ns);
+    if (!stmt)
+        return -ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_blob(stmt, 1);
+        size_t n = (size_t)sqlite3_column_bytes(stmt, 1);
+        fn(ud, (const char *)sqlite3_column_text(stmt, 0), v ? v : "", n);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_KV_LIST]);
+    stmt_put(s, Q_KV_LIST, stmt);
+    return r;
+}
+
 /* --- batches, open and close --- */
 
 static int sqlite_flush(struct store *st)
@@ -1207,6 +1228,7 @@ static const struct store_ops sqlite_ops = {
     .block_clear = sqlite_block_clear,
     .block_list = sqlite_block_list,
     .block_match = sqlite_block_match,
+    .kv_list = sqlite_kv_list,
 };
 
 int store_sqlite_open(const char *path, struct store **out)

@@ -205,6 +205,25 @@ static struct stanza_node *push_node(struct stanza *parent)
 
 /* ---- lifetime ---- */
 
+static void rename_ns(struct stanza *el, const char *from, const char **to,
+                      struct stanza_arena *a, const char *to_src)
+{
+    if (same(el->ns, from)) {
+        if (!*to)
+            *to = arena_strndup(a, to_src, strlen(to_src));
+        el->ns = *to;
+    }
+    for (unsigned i = 0; i < el->nchildren; i++)
+        if (el->children[i].elem)
+            rename_ns(el->children[i].elem, from, to, a, to_src);
+}
+
+void stanza_rename_ns(struct stanza *el, const char *from, const char *to)
+{
+    const char *interned = NULL;
+    rename_ns(el, from, &interned, el->arena, to);
+}
+
 struct stanza *stanza_new(const char *ns, const char *name)
 {
     if (!ns)

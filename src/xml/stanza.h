@@ -73,6 +73,10 @@ void stanza_add_text(struct stanza *el, const char *text, size_t len);
 void stanza_remove_child(struct stanza *parent, struct stanza *child);
 /* Removes all children. */
 void stanza_clear_children(struct stanza *el);
+/* Moves el and every descendant in namespace from into namespace to
+ * (a stream's default namespace, e.g. jabber:component:accept to
+ * jabber:client); elements in other namespaces keep theirs. */
+void stanza_rename_ns(struct stanza *el, const char *from, const char *to);
 
 /* Value of the attribute without namespace called name, or NULL. */
 const char *stanza_attr(const struct stanza *el, const char *name);

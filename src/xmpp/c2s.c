@@ -101,14 +101,7 @@ void c2s_stream_error(struct session *s, const char *cond, const char *text)
         return;
     if (!s->header_sent)
         send_header(s);
-    struct buf *out = conn_outbuf(s->conn);
-    buf_printf(out, "<stream:error><%s xmlns='" NS_STREAMS_ERR "'/>", cond);
-    if (text) {
-        buf_append_str(out, "<text xmlns='" NS_STREAMS_ERR "' xml:lang='en'>");
-        buf_append_xml_escaped(out, text, strlen(text));
-        buf_append_str(out, "</text>");
-    }
-    buf_append_str(out, "</stream:error></stream:stream>");
+    errors_stream_append(conn_outbuf(s->conn), cond, text);
     conn_wrote(s->conn);
     log_info(s->id, "stream error: %s", cond);
     if (s->xs)
@@ -435,25 +428,10 @@ static void on_stream_close(void *ud)
 static void on_stream_error(void *ud, enum xstream_error err)
 {
     struct session *s = ud;
-    switch (err) {
-    case XSE_POLICY_VIOLATION:
-        c2s_stream_error(s, "policy-violation",
-                         s->authed ? "stanza too large"
-                                   : "stanza too large before login");
-        break;
-    case XSE_RESTRICTED_XML:
-        c2s_stream_error(s, "restricted-xml", NULL);
-        break;
-    case XSE_INVALID_NAMESPACE:
-        c2s_stream_error(s, "invalid-namespace", NULL);
-        break;
-    case XSE_BAD_FORMAT:
-        c2s_stream_error(s, "bad-format", NULL);
-        break;
-    default:
-        c2s_stream_error(s, "not-well-formed", NULL);
-        break;
-    }
+    const char *text = NULL;
+    if (err == XSE_POLICY_VIOLATION)
+        text = s->authed ? "stanza too large" : "stanza too large before login";
+    c2s_stream_error(s, xstream_error_str(err), text);
 }
 
 static void restart_stream(struct session *s)

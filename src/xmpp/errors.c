@@ -111,3 +111,14 @@ struct stanza *errors_reply(const struct stanza *st, enum stanza_error e,
     }
     return r;
 }
+
+void errors_stream_append(struct buf *out, const char *cond, const char *text)
+{
+    buf_printf(out, "<stream:error><%s xmlns='" NS_STREAMS_ERR "'/>", cond);
+    if (text) {
+        buf_append_str(out, "<text xmlns='" NS_STREAMS_ERR "' xml:lang='en'>");
+        buf_append_xml_escaped(out, text, strlen(text));
+        buf_append_str(out, "</text>");
+    }
+    buf_append_str(out, "</stream:error></stream:stream>");
+}

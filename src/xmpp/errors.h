@@ -6,6 +6,7 @@
 #ifndef THEKE_ERRORS_H
 #define THEKE_ERRORS_H
 
+#include "core/buf.h"
 #include "xml/stanza.h"
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -68,6 +69,11 @@ const char *errors_stanza_name(enum stanza_error e);
 /* "cancel", "modify", "auth", "wait" (RFC 6120 §8.3.3). */
 const char *errors_stanza_type(enum stanza_error e);
 const char *errors_stream_name(enum stream_error e);
+
+/* Appends <stream:error> with the condition cond (a name such as
+ * "conflict") and an optional text, then </stream:stream>. */
+void errors_stream_append(struct buf *out, const char *cond,
+                          const char *text);
 
 /* Builds the error reply to st: same kind and id, from/to swapped,
  * type='error', an <error/> with the condition and optional text. Per

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "store/store.h"
 #include "xmpp/hooks.h"
@@ -16,6 +19,46 @@ enum to_class { CLASS_HOST, CLASS_BARE, CLASS_FULL, CLASS_REMOTE };
 static const char *const class_names[] = { "host", "bare", "full", "remote" };
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
+
+struct service {
+    router_service_fn *fn;
+    void *ud;
+};
+
+/* domain -> struct service, owned */
+static struct hmap services = HMAP_INIT;
+
+int router_add_service(const char *domain, router_service_fn *fn, void *ud)
+{
+    if (server_is_local_domain(domain, strlen(domain)) ||
+        hmap_get(&services, domain))
+        return -ERR_EXISTS;
+    struct service *sv = xmalloc(sizeof(*sv));
+    sv->fn = fn;
+    sv->ud = ud;
+    hmap_put(&services, domain, sv);
+    return 0;
+}
+
+void router_remove_service(const char *domain)
+{
+    free(hmap_del(&services, domain));
+    if (services.count == 0)
+        hmap_free(&services);
+}
+
+void router_each_service(void (*fn)(void *ud, const char *domain), void *ud)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; hmap_next(&services, &i, &k, &v);)
+        fn(ud, k);
+}
+
+bool router_is_service(const char *domain, size_t len)
+{
+    return services.count && hmap_getn(&services, domain, len);
+}
 
 int router_user_exists(const char *username)
 {
@@ -211,6 +254,13 @@ static void dispatch(struct hook_ctx *h, struct stanza *st)
         cls = jid_has_resource(h->to) ? CLASS_FULL : CLASS_BARE;
 
     if (cls == CLASS_REMOTE) {
+        struct service *sv =
+            services.count ? hmap_getn(&services, domain.p, domain.len) : NULL;
+        if (sv) {
+            h->user = NULL;
+            sv->fn(sv->ud, h, st);
+            return;
+        }
         if (strcmp(st->name, "presence") != 0)
             router_bounce(st, SE_REMOTE_SERVER_NOT_FOUND,
                           "this server does not federate");

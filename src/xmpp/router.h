@@ -11,15 +11,22 @@
  *   iq/host|bare|full                   any iq, addressee side, before
  *                                       the keyed handlers or delivery
  *   iq/<type>/<class>/<ns> <name>       iq get/set (hooks_add_iq)
- * Server-to-server federation is not part of this router: stanzas to
- * other domains are answered <remote-server-not-found/>. */
+ * Other domains: a service (an external component, XEP-0114, or a
+ * built-in one such as upload.DOMAIN) registers its domain and gets
+ * every stanza addressed to it or to JIDs under it. Server-to-server
+ * federation is not part of this router: stanzas to any other domain
+ * are answered <remote-server-not-found/>. */
 #ifndef THEKE_ROUTER_H
 #define THEKE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "xml/stanza.h"
 #include "xmpp/errors.h"
 
 struct session;
+struct hook_ctx;
 
 /* Routes a stanza sent by the bound session s (st borrowed). The
  * stanza's 'from' is overwritten with the session's full JID. */
@@ -36,5 +43,18 @@ void router_bounce(const struct stanza *st, enum stanza_error e,
 int router_deliver_available(const char *username, const struct stanza *st);
 /* 1 when the local account exists (online or in the store). */
 int router_user_exists(const char *username);
+
+/* Takes a stanza addressed to a service's domain (st and h borrowed;
+ * h->to is the addressee, h->from the sender). */
+typedef void router_service_fn(void *ud, struct hook_ctx *h,
+                               struct stanza *st);
+/* Registers a service for domain (normalised). Returns 0, or -ERR_EXISTS
+ * when the domain is the served one or already taken. */
+int router_add_service(const char *domain, router_service_fn *fn, void *ud);
+void router_remove_service(const char *domain);
+/* Calls fn for every registered service domain (disco#items). */
+void router_each_service(void (*fn)(void *ud, const char *domain), void *ud);
+/* True when domain (len bytes) is a registered service's. */
+bool router_is_service(const char *domain, size_t len);
 
 #endif

@@ -276,6 +276,44 @@ static void test_load_over_previous(void **state)
     cfg_free(&c);
 }
 
+static void test_components(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[256];
+    assert_int_equal(load(&c,
+                          "component_listen = 127.0.0.1:5347\n"
+                          "component = Push.Example.ORG  s3cret\n"
+                          "component = bridge.example.org other\n",
+                          err, sizeof(err)),
+                     0);
+    assert_string_equal(c.component_listen, "127.0.0.1:5347");
+    assert_int_equal(c.ncomponents, 2);
+    assert_string_equal(c.components[0].domain, "push.example.org");
+    assert_string_equal(c.components[0].secret, "s3cret");
+    assert_string_equal(c.components[1].domain, "bridge.example.org");
+    /* Loading over it copies the list, and a bad file keeps it. */
+    write_file("nope = 1\n", 9);
+    assert_int_equal(cfg_load(&c, path, err, sizeof(err)), -ERR_CONFIG);
+    assert_int_equal(c.ncomponents, 2);
+    assert_string_equal(c.components[1].secret, "other");
+    cfg_free(&c);
+    assert_int_equal(load(&c, "", err, sizeof(err)), 0);
+    assert_string_equal(c.component_listen, "");
+    assert_int_equal(c.ncomponents, 0);
+    cfg_free(&c);
+
+    expect_error("component = push.example.org\n",
+                 "1: component: expected 'DOMAIN SECRET'");
+    expect_error("component = push.example.org a b\n",
+                 "1: component: expected 'DOMAIN SECRET' (the secret "
+                 "without spaces)");
+    expect_error("component = a@b s\n",
+                 "1: component: not a valid domain name");
+    expect_error("component = a.example s\ncomponent = A.example t\n",
+                 "2: component: a.example is listed twice");
+}
+
 static void test_error_unknown_key(void **state)
 {
     (void)state;
@@ -446,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_comments_quotes),
         cmocka_unit_test(test_crlf_bom_no_final_newline),
         cmocka_unit_test(test_load_over_previous),
+        cmocka_unit_test(test_components),
         cmocka_unit_test(test_error_unknown_key),
         cmocka_unit_test(test_error_repeated_key),
         cmocka_unit_test(test_error_syntax),
