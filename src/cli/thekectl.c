@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -28,6 +30,8 @@
 #include "xmpp/scram.h"
 
 #define PASSWORD_MAX 1023 /* bytes of a password read from stdin */
+#define INVITE_TOKEN_LEN 24 /* [A-Za-z0-9]: about 143 bits */
+#define INVITE_DAYS_MAX 365
 #define EXIT_USAGE   2
 /* The store's own log lines are hidden unless -v asks for them, so an
  * error is one line; this points to them. */
@@ -39,6 +43,8 @@ static const char usage_text[] =
     "       thekectl [-v] [-c FILE] user passwd JID PASSWORD\n"
     "       thekectl [-v] [-c FILE] user list\n"
     "       thekectl [-v] [-c FILE] user import < FILE\n"
+    "       thekectl [-v] [-c FILE] invite [--from JID] [--user NAME]\n"
+    "                                      [--days N]\n"
     "       thekectl -h\n"
     "\n"
     "Manages the accounts of a theke server. Safe to use while theked\n"
@@ -57,6 +63,15 @@ static const char usage_text[] =
     "  user import                create the accounts named on standard\n"
     "                             input, one \"JID PASSWORD\" per line;\n"
     "                             a bad line is reported and skipped\n"
+    "  invite                     print a single-use invitation to create\n"
+    "                             an account (registration = invite):\n"
+    "                             a token and an xmpp: link (XEP-0401)\n"
+    "    --from JID               the inviting account; the new account\n"
+    "                             and it get each other as contacts\n"
+    "    --user NAME              the only username the invitation may\n"
+    "                             register\n"
+    "    --days N                 valid for N days (default 7, at most\n"
+    "                             365)\n"
     "\n"
     "JID is user@domain, where domain is the configured domain.\n"
     "PASSWORD \"-\" reads the password from the first line of standard\n"
@@ -83,6 +98,7 @@ static int finish(struct store *st, int status);
 static void print_user(void *ud, const char *username);
 static int cmd_import(const struct cfg *c);
 static int cmd_user(const struct cfg *c, int argc, char **argv);
+static int cmd_invite(const struct cfg *c, int argc, char **argv);
 
 /* The line of standard input "user import" is at, 0 otherwise; errors
  * name it. */
@@ -418,6 +434,93 @@ done:
     return status;
 }
 
+static int cmd_invite(const struct cfg *c, int argc, char **argv)
+{
+    const char *from = NULL, *user = NULL;
+    unsigned long days = 7;
+    for (int i = 0; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            return usage_error("invite: %s needs a value", argv[i]);
+        if (strcmp(argv[i], "--from") == 0) {
+            from = argv[i + 1];
+        } else if (strcmp(argv[i], "--user") == 0) {
+            user = argv[i + 1];
+        } else if (strcmp(argv[i], "--days") == 0) {
+            char *end;
+            errno = 0;
+            days = strtoul(argv[i + 1], &end, 10);
+            if (errno || *end || !*argv[i + 1] || days < 1 ||
+                days > INVITE_DAYS_MAX)
+                return usage_error("invite: --days takes 1 to %d",
+                                   INVITE_DAYS_MAX);
+        } else {
+            return usage_error("invite: unknown option '%s'", argv[i]);
+        }
+    }
+    struct account inviter = {NULL, NULL};
+    struct buf name = BUF_INIT;
+    struct store *st = NULL;
+    int status = 0;
+    if (from && (status = parse_account(from, c->domain, &inviter)) != 0)
+        goto done;
+    if (user && (jid_nodeprep(user, strlen(user), &name) < 0 ||
+                 buf_used(&name) == 0 || buf_used(&name) > JID_PART_MAX)) {
+        status = fail("'%s' is not a valid username", user);
+        goto done;
+    }
+    if ((status = open_store(c, &st)) != 0)
+        goto done;
+    if (inviter.user && store_user_exists(st, inviter.user) != 1) {
+        status = finish(st, fail("no such account %s", inviter.bare));
+        goto done;
+    }
+    if (user && store_user_exists(st, buf_cstr(&name)) == 1) {
+        status = finish(st, fail("account %s@%s already exists",
+                                 buf_cstr(&name), c->domain));
+        goto done;
+    }
+    char token[INVITE_TOKEN_LEN + 1];
+    crypto_random_token(token, INVITE_TOKEN_LEN);
+    int64_t now = (int64_t)time(NULL);
+    struct invite inv = {
+        .token = token,
+        .created_at = now,
+        .expires_at = now + (int64_t)days * 86400,
+        .inviter = inviter.user,
+        .username = user ? (char *)buf_cstr(&name) : NULL,
+    };
+    store_invite_purge(st, now);
+    int r = store_invite_put(st, &inv);
+    if (r < 0) {
+        status = finish(st, fail("cannot store the invitation: %s%s",
+                                 err_str(r), STORE_HINT));
+        goto done;
+    }
+    status = finish(st, 0);
+    if (status != 0)
+        goto done;
+    char stamp[32];
+    time_t exp = (time_t)inv.expires_at;
+    struct tm tm;
+    gmtime_r(&exp, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("token:   %s\n", token);
+    /* XEP-0401 §5: an inviter's link adds the contact too. */
+    if (inviter.bare)
+        printf("link:    xmpp:%s?roster;preauth=%s;ibr=y\n", inviter.bare,
+               token);
+    else
+        printf("link:    xmpp:%s?register;preauth=%s\n", c->domain, token);
+    printf("expires: %s\n", stamp);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        status = fail("cannot write the invitation: %s", strerror(errno));
+done:
+    buf_free(&name);
+    free(inviter.user);
+    free(inviter.bare);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = "theke.conf";
@@ -445,7 +548,8 @@ int main(int argc, char **argv)
     argv += optind;
     if (argc == 0)
         return usage_error("no command given");
-    if (strcmp(argv[0], "user") != 0)
+    bool invite = strcmp(argv[0], "invite") == 0;
+    if (strcmp(argv[0], "user") != 0 && !invite)
         return usage_error("unknown command '%s'", argv[0]);
 
     struct cfg c;
@@ -460,7 +564,8 @@ int main(int argc, char **argv)
     log_set_level(verbose ? LOG_DEBUG : LOG_ERROR + 1);
     /* The database, its WAL and any directory we create stay private. */
     umask(077);
-    int status = cmd_user(&c, argc - 1, argv + 1);
+    int status = invite ? cmd_invite(&c, argc - 1, argv + 1)
+                        : cmd_user(&c, argc - 1, argv + 1);
     cfg_free(&c);
     return status;
 }

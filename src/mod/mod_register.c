@@ -3,9 +3,10 @@
  * With registration = open, a client may create an account before it
  * authenticates (over an encrypted stream; c2s enforces that). Once
  * logged in, an account may change its password or remove itself,
- * whatever the registration setting. Registration by invitation token
- * (registration = invite) is handled by a later module; until then such
- * requests are refused like closed registration. */
+ * whatever the registration setting. With registration = invite, the
+ * "register-check" event decides (mod_invite: the stream presented a
+ * valid invitation), and "user-registered" follows every new account.
+ * Both carry the new username in h->data. */
 #include <string.h>
 
 #include <stdlib.h>
@@ -28,9 +29,23 @@
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
-static bool open_registration(void)
+static bool registration_possible(void)
 {
-    return srv.cfg->registration == REG_OPEN;
+    return srv.cfg->registration != REG_CLOSED;
+}
+
+/* Whether this stream may create the account user: always with open
+ * registration, with a module's consent otherwise. */
+static int may_register(struct hook_ctx *h, struct stanza *iq, char *user)
+{
+    if (srv.cfg->registration == REG_OPEN)
+        return 0;
+    h->data = user;
+    int r = hooks_fire("register-check", h, iq);
+    h->data = NULL;
+    if (r == HOOK_PASS)
+        return -SE_NOT_ALLOWED;
+    return r < 0 ? r : 0;
 }
 
 /* Makes SCRAM credentials for both hashes; 0 or -ERR_INVAL. */
@@ -81,6 +96,8 @@ static int create_account(struct hook_ctx *h, struct stanza *iq,
         r = -SE_NOT_ACCEPTABLE;
         goto done;
     }
+    if ((r = may_register(h, iq, (char *)buf_cstr(&user))) < 0)
+        goto done;
     struct scram_creds c1, c256;
     if (make_creds(buf_cstr(&pass), &c1, &c256) < 0) {
         r = -SE_NOT_ACCEPTABLE;
@@ -96,6 +113,9 @@ static int create_account(struct hook_ctx *h, struct stanza *iq,
         goto done;
     }
     log_info(h->sess->id, "account registered in-band");
+    h->data = (char *)buf_cstr(&user);
+    hooks_fire("user-registered", h, iq);
+    h->data = NULL;
     r = iq_reply_empty(h, iq);
 done:
     if (pass.p)
@@ -177,7 +197,7 @@ static int handle(struct hook_ctx *h, struct stanza *iq)
             return remove_account(h, iq);
         return change_password(h, iq, q);
     }
-    if (!open_registration())
+    if (!registration_possible())
         return -SE_NOT_ALLOWED;
     if (is(type, "get"))
         return form(h, iq);
@@ -189,7 +209,7 @@ static int handle(struct hook_ctx *h, struct stanza *iq)
 static int features(struct hook_ctx *h, struct stanza *st)
 {
     (void)st;
-    if (!h->sess->authed && open_registration())
+    if (!h->sess->authed && registration_possible())
         stanza_add_child(h->data, NS_REGISTER_FEATURE, "register");
     return HOOK_PASS;
 }

@@ -304,6 +304,40 @@ int store_block_match(struct store *st, const char *user,
     return st->ops->block_match(st, user, jids, n);
 }
 
+void invite_free(struct invite *inv)
+{
+    FREE_NULL(inv->token);
+    FREE_NULL(inv->inviter);
+    FREE_NULL(inv->username);
+}
+
+int store_invite_put(struct store *st, const struct invite *inv)
+{
+    if (!inv->token || !*inv->token)
+        return -ERR_INVAL;
+    return st->ops->invite_put(st, inv);
+}
+
+int store_invite_get(struct store *st, const char *token, struct invite *out)
+{
+    *out = (struct invite){ 0 };
+    if (!token)
+        return -ERR_INVAL;
+    return st->ops->invite_get(st, token, out);
+}
+
+int store_invite_del(struct store *st, const char *token)
+{
+    if (!token)
+        return -ERR_INVAL;
+    return st->ops->invite_del(st, token);
+}
+
+int store_invite_purge(struct store *st, int64_t now)
+{
+    return st->ops->invite_purge(st, now);
+}
+
 int store_kv_list(struct store *st, const char *user, const char *ns,
                   store_kv_fn *fn, void *ud)
 {

@@ -71,6 +71,16 @@ struct archive_filter {
 #define ARCHIVE_FILTER_ALL                                                   \
     ((struct archive_filter){ NULL, NULL, INT64_MIN, INT64_MAX,             \
                               { NULL, NULL }, { NULL, NULL }, false, 0 })
+/* An invitation to create an account (XEP-0401). */
+struct invite {
+    char *token;        /* owned */
+    int64_t created_at; /* Unix time */
+    int64_t expires_at;
+    char *inviter;      /* owned; account that invited, NULL = operator */
+    char *username;     /* owned; the only name it may register, or NULL */
+};
+
+void invite_free(struct invite *inv);
 
 struct store;
 
@@ -154,6 +164,12 @@ struct store_ops {
                        const char *const *jids, size_t n);
     int (*kv_list)(struct store *st, const char *user, const char *ns,
                    store_kv_fn *fn, void *ud);
+
+    int (*invite_put)(struct store *st, const struct invite *inv);
+    int (*invite_get)(struct store *st, const char *token,
+                      struct invite *out);
+    int (*invite_del)(struct store *st, const char *token);
+    int (*invite_purge)(struct store *st, int64_t now);
 };
 
 struct store {
@@ -266,5 +282,15 @@ int store_block_list(struct store *st, const char *user, store_jid_fn *fn,
  * none is, negative on error. */
 int store_block_match(struct store *st, const char *user,
                       const char *const *jids, size_t n);
+/* Invitations. -ERR_EXISTS when the token is taken. */
+int store_invite_put(struct store *st, const struct invite *inv);
+/* -ERR_NOTFOUND when there is no such token (expired ones are found:
+ * the caller compares expires_at). */
+int store_invite_get(struct store *st, const char *token,
+                     struct invite *out);
+/* -ERR_NOTFOUND when absent. */
+int store_invite_del(struct store *st, const char *token);
+/* Deletes the invitations that expired before now. */
+int store_invite_purge(struct store *st, int64_t now);
 
 #endif

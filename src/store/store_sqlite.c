@@ -91,6 +91,10 @@ enum q {
     Q_BLOCK_LIST,
     Q_BLOCK_MATCH,
     Q_KV_LIST,
+    Q_INVITE_PUT,
+    Q_INVITE_GET,
+    Q_INVITE_DEL,
+    Q_INVITE_PURGE,
     Q_COUNT
 };
 
@@ -200,6 +204,13 @@ static const char *const sql_text[Q_COUNT] = {
                       " AND jid IN (?2, ?3, ?4, ?5) LIMIT 1",
     [Q_KV_LIST] = "SELECT key, value FROM kv WHERE username = ?1 AND ns = ?2"
                   " ORDER BY key",
+    [Q_INVITE_PUT] = "INSERT OR IGNORE INTO invites"
+                     " (token, created_at, expires_at, inviter, username)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_INVITE_GET] = "SELECT created_at, expires_at, inviter, username"
+                     " FROM invites WHERE token = ?1",
+    [Q_INVITE_DEL] = "DELETE FROM invites WHERE token = ?1",
+    [Q_INVITE_PURGE] = "DELETE FROM invites WHERE expires_at < ?1",
 };
 
 struct sqlite_store {
@@ -1032,6 +1043,61 @@ static int sqlite_block_match(struct store *st, const char *user,
                              c[2], c[3]));
 }
 
+/* --- invitations --- */
+
+static int sqlite_invite_put(struct store *st, const struct invite *inv)
+{
+    int r = run(from_store(st), Q_INVITE_PUT, "tiitt", inv->token,
+                inv->created_at, inv->expires_at, inv->inviter, inv->username);
+    if (r == 0)
+        return -ERR_EXISTS;
+    return r < 0 ? r : 0;
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int i)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int sqlite_invite_get(struct store *st, const char *token,
+                             struct invite *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_INVITE_GET, "t", token);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        out->token = xstrdup(token);
+        out->created_at = sqlite3_column_int64(stmt, 0);
+        out->expires_at = sqlite3_column_int64(stmt, 1);
+        out->inviter = column_dup(stmt, 2);
+        out->username = column_dup(stmt, 3);
+    } else if (rc == SQLITE_DONE) {
+        r = -ERR_NOTFOUND;
+    } else {
+        r = sql_fail(s, rc, sql_text[Q_INVITE_GET]);
+    }
+    stmt_put(s, Q_INVITE_GET, stmt);
+    return r;
+}
+
+static int sqlite_invite_del(struct store *st, const char *token)
+{
+    int r = run(from_store(st), Q_INVITE_DEL, "t", token);
+    if (r == 0)
+        return -ERR_NOTFOUND;
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_invite_purge(struct store *st, int64_t now)
+{
+    int r = run(from_store(st), Q_INVITE_PURGE, "i", now);
+    return r < 0 ? r : 0;
+}
+
 static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
                           store_kv_fn *fn, void *ud)
 {
@@ -1229,6 +1295,10 @@ static const struct store_ops sqlite_ops = {
     .block_list = sqlite_block_list,
     .block_match = sqlite_block_match,
     .kv_list = sqlite_kv_list,
+    .invite_put = sqlite_invite_put,
+    .invite_get = sqlite_invite_get,
+    .invite_del = sqlite_invite_del,
+    .invite_purge = sqlite_invite_purge,
 };
 
 int store_sqlite_open(const char *path, struct store **out)

@@ -13,14 +13,6 @@ from theke import check
 NS_REG = "jabber:iq:register"
 
 
-def tls_stream(srv):
-    r = theke.Raw(srv)
-    r.open_stream()
-    r.starttls()
-    feats = r.open_stream()
-    return r, feats
-
-
 def reg_iq(r, id, body, itype="set"):
     r.send("<iq type='%s' id='%s'><query xmlns='%s'>%s</query></iq>" % (
         itype, id, NS_REG, body))
@@ -30,7 +22,7 @@ def reg_iq(r, id, body, itype="set"):
 
 
 async def main(srv):
-    r, feats = tls_stream(srv)
+    r, feats = theke.tls_stream(srv)
     check("http://jabber.org/features/iq-register" in feats,
           "iq-register not announced with registration open: %s" % feats)
     data = reg_iq(r, "g1", "", "get")
@@ -44,7 +36,7 @@ async def main(srv):
           "register set: %s" % data)
     r.close()
 
-    r, _ = tls_stream(srv)
+    r, _ = theke.tls_stream(srv)
     data = reg_iq(r, "s2", "<username>newbie</username>"
                   "<password>other</password>")
     check(re.search(r"type=['\"]error['\"]", data) and "<conflict" in data,

@@ -947,6 +947,16 @@ async def in_thread(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
+def tls_stream(srv):
+    """A Raw connection after STARTTLS and the stream restart; returns it
+    and the text of the features on the secure stream."""
+    r = Raw(srv)
+    r.open_stream()
+    r.starttls()
+    feats = r.open_stream()
+    return r, feats
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
