@@ -207,6 +207,19 @@ void conn_pause_read(struct conn *c, bool pause)
 
 bool conn_is_tls(const struct conn *c) { return c->tls != NULL; }
 
+const char *conn_tls_version(const struct conn *c)
+{
+    return c->tls ? tls_version(c->tls) : "";
+}
+
+int conn_channel_binding(struct conn *c, const char *type, unsigned char *out,
+                         size_t max)
+{
+    if (!c->tls || (c->flags & CONN_F_HANDSHAKE))
+        return -ERR_NOTFOUND;
+    return tls_channel_binding(c->tls, type, out, max);
+}
+
 void conn_trim(struct conn *c)
 {
     if (buf_used(&c->out) == 0)

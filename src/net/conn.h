@@ -93,6 +93,12 @@ void conn_close_async(struct conn *c, const char *reason);
 /* Stops or resumes reading (e.g. while a failed login is delayed). */
 void conn_pause_read(struct conn *c, bool pause);
 bool conn_is_tls(const struct conn *c);
+/* "TLSv1.3", ...; "" without TLS. */
+const char *conn_tls_version(const struct conn *c);
+/* tls_channel_binding() of the connection; -ERR_NOTFOUND without TLS or
+ * while its handshake runs. */
+int conn_channel_binding(struct conn *c, const char *type, unsigned char *out,
+                         size_t max);
 
 /* Before-sleep work: flush queued output of every connection that has
  * some, then free connections marked for closing. */

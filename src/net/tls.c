@@ -183,3 +183,52 @@ void tls_shutdown(struct tls *t)
 }
 
 const char *tls_version(const struct tls *t) { return SSL_get_version(t->ssl); }
+
+int tls_channel_binding(struct tls *t, const char *type, unsigned char *out,
+                        size_t max)
+{
+    if (!SSL_is_init_finished(t->ssl))
+        return -ERR_NOTFOUND;
+    if (strcmp(type, "tls-exporter") == 0) {
+        /* Without TLS 1.3 or the extended master secret the exporter
+         * does not identify the connection (the triple handshake). */
+        static const char label[] = "EXPORTER-Channel-Binding";
+        if ((SSL_version(t->ssl) < TLS1_3_VERSION &&
+             SSL_get_extms_support(t->ssl) != 1) ||
+            max < 32 ||
+            SSL_export_keying_material(t->ssl, out, 32, label,
+                                       sizeof(label) - 1, NULL, 0, 0) != 1) {
+            ERR_clear_error();
+            return -ERR_NOTFOUND;
+        }
+        return 32;
+    }
+    if (strcmp(type, "tls-unique") == 0) {
+        /* The client's Finished after a full handshake, ours after a
+         * resumption: the one sent first in TLS 1.2, and what clients
+         * (OpenSSL's, Python's) compute on TLS 1.3 too. */
+        size_t n = SSL_session_reused(t->ssl)
+                       ? SSL_get_finished(t->ssl, out, max)
+                       : SSL_get_peer_finished(t->ssl, out, max);
+        return n > 0 && n <= max ? (int)n : -ERR_NOTFOUND;
+    }
+    if (strcmp(type, "tls-server-end-point") == 0) {
+        X509 *cert = SSL_get_certificate(t->ssl);
+        int md_nid = NID_undef;
+        if (!cert || !OBJ_find_sigid_algs(X509_get_signature_nid(cert),
+                                          &md_nid, NULL))
+            return -ERR_NOTFOUND;
+        /* RFC 5929 §4.1: MD5 and SHA-1 become SHA-256. */
+        if (md_nid == NID_md5 || md_nid == NID_sha1)
+            md_nid = NID_sha256;
+        const EVP_MD *md = EVP_get_digestbynid(md_nid);
+        unsigned len = 0;
+        if (!md || (size_t)EVP_MD_get_size(md) > max ||
+            X509_digest(cert, md, out, &len) != 1) {
+            ERR_clear_error();
+            return -ERR_NOTFOUND;
+        }
+        return (int)len;
+    }
+    return -ERR_NOTFOUND;
+}

@@ -36,5 +36,14 @@ size_t tls_pending(const struct tls *t);
 void tls_shutdown(struct tls *t);
 /* "TLSv1.3" etc., for logs. */
 const char *tls_version(const struct tls *t);
+/* Channel binding data (RFC 5056) of an established connection for type
+ * "tls-exporter" (RFC 9266; TLS 1.3, or 1.2 with extended master secret),
+ * "tls-server-end-point" (RFC 5929: the hash of our certificate) or
+ * "tls-unique" (RFC 5929: the first Finished message, as TLS 1.2 defines
+ * it, also on TLS 1.3, where clients that predate XEP-0440 still use it).
+ * Returns its length, or -ERR_NOTFOUND when this connection has none of
+ * that type. */
+int tls_channel_binding(struct tls *t, const char *type, unsigned char *out,
+                        size_t max);
 
 #endif

@@ -38,6 +38,7 @@
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_PING "urn:xmpp:ping"
 #define NS_LIMITS "urn:xmpp:stream-limits:0"
+#define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 
 /* SASL messages and registration forms are small; a stranger gets no
  * more room than this until it has authenticated. */
@@ -180,6 +181,28 @@ static void add_mech(void *ud, const char *mech)
 }
 
 /* The stanza size limit in force on the stream. */
+#define CB_TYPES 3
+
+/* The channel binding types the stream's TLS connection can give, with
+ * their data (at most CB_TYPES); 0 without TLS. */
+static unsigned channel_bindings(struct session *s, struct scram_cb *cbs)
+{
+    static const char *const types[CB_TYPES] = {
+        "tls-exporter", "tls-server-end-point", "tls-unique"
+    };
+    unsigned n = 0;
+    for (unsigned i = 0; i < CB_TYPES && s->conn; i++) {
+        int len = conn_channel_binding(s->conn, types[i], cbs[n].data,
+                                       sizeof(cbs[n].data));
+        if (len > 0) {
+            cbs[n].type = types[i];
+            cbs[n].len = (size_t)len;
+            n++;
+        }
+    }
+    return n;
+}
+
 static size_t xstream_max(const struct session *s)
 {
     if (s->authed || srv.cfg->max_stanza_size < PREAUTH_STANZA_MAX)
@@ -205,8 +228,24 @@ static void send_features(struct session *s)
             /* A loopback peer the operator allowed in plaintext is as
              * private as TLS, so it gets PLAIN too (benchmarks compare
              * servers with PLAIN over plaintext c2s). */
+            struct scram_cb cbs[CB_TYPES];
+            unsigned ncb = channel_bindings(s, cbs);
             struct stanza *mechs = stanza_add_child(f, NS_SASL, "mechanisms");
-            sasl_mechanisms(true, add_mech, mechs);
+            sasl_mechanisms(true, ncb, add_mech, mechs);
+            /* XEP-0440: which bindings the -PLUS mechanisms can use.
+             * tls-unique is not defined for TLS 1.3 (RFC 8446 §C.5), so
+             * it is not announced there, only accepted from clients
+             * that use it regardless. */
+            bool tls13 = strcmp(conn_tls_version(s->conn), "TLSv1.3") == 0;
+            if (ncb) {
+                struct stanza *cb =
+                    stanza_add_child(f, NS_SASL_CB, "sasl-channel-binding");
+                for (unsigned i = 0; i < ncb; i++)
+                    if (!tls13 || strcmp(cbs[i].type, "tls-unique") != 0)
+                        stanza_set_attr(stanza_add_child(cb, NULL,
+                                                         "channel-binding"),
+                                        "type", cbs[i].type);
+            }
         }
     } else {
         stanza_add_child(f, NS_BIND, "bind");
@@ -576,7 +615,9 @@ static void handle_auth(struct session *s, const struct stanza *el)
         return;
     }
     const char *mech = stanza_attr(el, "mechanism");
-    s->sasl = mech ? sasl_new(mech, true, sasl_resumed, s) : NULL;
+    struct scram_cb cbs[CB_TYPES];
+    unsigned ncb = channel_bindings(s, cbs);
+    s->sasl = mech ? sasl_new(mech, true, cbs, ncb, sasl_resumed, s) : NULL;
     if (!s->sasl) {
         char q[LOG_QUOTE_BUFSZ];
         log_info(s->id, "unknown SASL mechanism %s",

@@ -11,15 +11,27 @@
 #include "xmpp/scram.h"
 #include "xmpp/server.h"
 
-enum mech { MECH_SCRAM_SHA256, MECH_SCRAM_SHA1, MECH_PLAIN };
+enum mech {
+    MECH_SCRAM_SHA256_PLUS,
+    MECH_SCRAM_SHA1_PLUS,
+    MECH_SCRAM_SHA256,
+    MECH_SCRAM_SHA1,
+    MECH_PLAIN
+};
 
+/* Best first. */
 static const struct {
     const char *name;
-    bool needs_tls;
+    bool needs_tls; /* a confidential channel */
+    bool plus;      /* channel binding: needs binding data */
+    enum scram_hash hash;
 } mechs[] = {
-    [MECH_SCRAM_SHA256] = { "SCRAM-SHA-256", false },
-    [MECH_SCRAM_SHA1] = { "SCRAM-SHA-1", false },
-    [MECH_PLAIN] = { "PLAIN", true },
+    [MECH_SCRAM_SHA256_PLUS] = { "SCRAM-SHA-256-PLUS", false, true,
+                                 SCRAM_SHA256 },
+    [MECH_SCRAM_SHA1_PLUS] = { "SCRAM-SHA-1-PLUS", false, true, SCRAM_SHA1 },
+    [MECH_SCRAM_SHA256] = { "SCRAM-SHA-256", false, false, SCRAM_SHA256 },
+    [MECH_SCRAM_SHA1] = { "SCRAM-SHA-1", false, false, SCRAM_SHA1 },
+    [MECH_PLAIN] = { "PLAIN", true, false, SCRAM_SHA256 },
 };
 
 struct sasl {
@@ -44,30 +56,37 @@ struct plain_job {
     char password[];    /* NUL-terminated, wiped before free */
 };
 
-void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
-                     void *ud)
+static bool offered(size_t i, bool secure, unsigned ncb)
+{
+    return (secure || !mechs[i].needs_tls) && (ncb > 0 || !mechs[i].plus);
+}
+
+void sasl_mechanisms(bool secure, unsigned ncb,
+                     void (*fn)(void *ud, const char *mech), void *ud)
 {
     for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-        if (secure || !mechs[i].needs_tls)
+        if (offered(i, secure, ncb))
             fn(ud, mechs[i].name);
 }
 
-struct sasl *sasl_new(const char *mech, bool secure, sasl_resume_fn *resume,
-                      void *ud)
+struct sasl *sasl_new(const char *mech, bool secure,
+                      const struct scram_cb *cbs, unsigned ncb,
+                      sasl_resume_fn *resume, void *ud)
 {
     for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
         if (strcmp(mech, mechs[i].name) != 0)
             continue;
-        if (mechs[i].needs_tls && !secure)
+        if (!offered(i, secure, ncb))
             return NULL;
         struct sasl *x = xcalloc(1, sizeof(*x));
         x->mech = (enum mech)i;
         x->resume = resume;
         x->resume_ud = ud;
-        if (x->mech != MECH_PLAIN)
-            x->scram = scram_server_new(x->mech == MECH_SCRAM_SHA256
-                                            ? SCRAM_SHA256
-                                            : SCRAM_SHA1);
+        if (x->mech != MECH_PLAIN) {
+            x->scram = scram_server_new(mechs[i].hash);
+            scram_server_set_channel_binding(x->scram, mechs[i].plus, cbs,
+                                             ncb);
+        }
         return x;
     }
     return NULL;
@@ -208,8 +227,7 @@ static enum sasl_result plain_step(struct sasl *x, const char *in, size_t len,
 static enum sasl_result scram_step(struct sasl *x, const char *in, size_t len,
                                    struct buf *out, const char **cond)
 {
-    enum scram_hash h = x->mech == MECH_SCRAM_SHA256 ? SCRAM_SHA256
-                                                     : SCRAM_SHA1;
+    enum scram_hash h = mechs[x->mech].hash;
     if (x->step == 0) {
         x->step = 1;
         if (scram_server_client_first(x->scram, in, len) < 0) {

@@ -1,5 +1,7 @@
 /* sasl.h -- SASL authentication for c2s (RFC 6120 §6): the mechanisms
- * SCRAM-SHA-256, SCRAM-SHA-1 and, on encrypted streams only, PLAIN.
+ * SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS where the channel offers
+ * binding data (TLS), SCRAM-SHA-256, SCRAM-SHA-1 and, on encrypted
+ * streams only, PLAIN.
  *
  * The exchange works on decoded bytes; c2s.c handles the XML, base64 and
  * the slowing down of repeated failures. A mechanism once offered is
@@ -11,6 +13,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "xmpp/scram.h"
 
 enum sasl_result { SASL_CONTINUE, SASL_SUCCESS, SASL_FAILURE, SASL_PENDING };
 
@@ -23,13 +26,16 @@ struct sasl;
 
 /* Calls fn for each mechanism offered on a stream, best first. secure:
  * the channel is confidential (TLS, or loopback plaintext the operator
- * allowed); PLAIN needs it. */
-void sasl_mechanisms(bool secure, void (*fn)(void *ud, const char *mech),
-                     void *ud);
-/* Starts an exchange; NULL when mech is not offered on this stream.
- * resume(ud, ...) receives the outcome of a pending step. */
-struct sasl *sasl_new(const char *mech, bool secure, sasl_resume_fn *resume,
-                      void *ud);
+ * allowed); PLAIN needs it. ncb: how many channel binding types the
+ * channel has; the -PLUS mechanisms need one. */
+void sasl_mechanisms(bool secure, unsigned ncb,
+                     void (*fn)(void *ud, const char *mech), void *ud);
+/* Starts an exchange; NULL when mech is not offered on this stream. cbs
+ * (copied) is the channel's binding data by type. resume(ud, ...)
+ * receives the outcome of a pending step. */
+struct sasl *sasl_new(const char *mech, bool secure,
+                      const struct scram_cb *cbs, unsigned ncb,
+                      sasl_resume_fn *resume, void *ud);
 void sasl_free(struct sasl *x);
 
 /* Feeds the client's (decoded) message. On SASL_CONTINUE out holds the

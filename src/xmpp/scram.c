@@ -44,9 +44,16 @@ enum state {
     ST_DONE,  /* finished or failed; every further call fails */
 };
 
+#define CB_TYPES_MAX 4
+
 struct scram_server {
     enum scram_hash h;
     enum state state;
+    bool plus;                        /* a -PLUS mechanism */
+    struct scram_cb cbs[CB_TYPES_MAX]; /* what this channel can bind to */
+    unsigned ncbs;
+    int bound;                        /* index into cbs the client chose,
+                                         -1 for none */
     char *username; /* owned, decoded and SASLprep'd */
     char *authzid;  /* owned, decoded; NULL when absent */
     char *gs2;      /* owned gs2-header as received, e.g. "n,," */
@@ -375,8 +382,47 @@ struct scram_server *scram_server_new(enum scram_hash h)
     struct scram_server *s = xcalloc(1, sizeof(*s));
     s->h = h;
     s->state = ST_START;
+    s->bound = -1;
     crypto_random_token(s->suffix, NONCE_SUFFIX_LEN);
     return s;
+}
+
+void scram_server_set_channel_binding(struct scram_server *s, bool plus,
+                                      const struct scram_cb *cbs,
+                                      unsigned n)
+{
+    s->plus = plus;
+    s->ncbs = n < CB_TYPES_MAX ? n : CB_TYPES_MAX;
+    memcpy(s->cbs, cbs, s->ncbs * sizeof(*cbs));
+}
+
+/* gs2-cbind-flag (RFC 5802 §7): "n", "y" or "p=" cb-name; checks it
+ * against the mechanism and the channel. */
+static int cbind_flag(struct scram_server *s, struct cursor *c)
+{
+    const char *m = c->p;
+    if (m[0] == 'n' || m[0] == 'y') {
+        /* A -PLUS mechanism needs binding; "y" while we offer it here is
+         * a downgrade. */
+        if (s->plus || (m[0] == 'y' && s->ncbs > 0))
+            return -ERR_PROTO;
+        c->pos = 1;
+        return 0;
+    }
+    if (m[0] != 'p' || c->len < 3 || m[1] != '=' || !s->plus)
+        return -ERR_PROTO;
+    size_t end = 2;
+    while (end < c->len && m[end] != ',')
+        end++;
+    for (unsigned i = 0; i < s->ncbs; i++) {
+        if (strlen(s->cbs[i].type) == end - 2 &&
+            memcmp(s->cbs[i].type, m + 2, end - 2) == 0) {
+            s->bound = (int)i;
+            c->pos = end;
+            return 0;
+        }
+    }
+    return -ERR_PROTO; /* a type this channel does not have */
 }
 
 void scram_server_free(struct scram_server *s)
@@ -418,12 +464,11 @@ int scram_server_client_first(struct scram_server *s, const char *msg,
     if (len == 0 || len > CLIENT_FIRST_MAX || memchr(msg, '\0', len))
         return -ERR_PROTO;
 
-    /* gs2-header = gs2-cbind-flag "," [ authzid ] "," (RFC 5802 §7).
-     * "p=" asks for channel binding, which we do not offer. */
-    if (len < 3 || (msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',')
+    /* gs2-header = gs2-cbind-flag "," [ authzid ] "," (RFC 5802 §7) */
+    if (len < 3 || cbind_flag(s, &c) < 0 || expect_comma(&c) < 0 ||
+        at_end(&c))
         return -ERR_PROTO;
-    c.pos = 2;
-    if (msg[2] != ',') {
+    if (msg[c.pos] != ',') {
         if (next_attr(&c, &attr, &v) < 0 || attr != 'a' ||
             saslname_decode(v, &s->authzid) < 0)
             return -ERR_PROTO;
@@ -499,10 +544,15 @@ int scram_server_client_final(struct scram_server *s, const char *msg,
         return -ERR_PROTO;
 
     /* client-final-message = channel-binding "," nonce ["," extensions]
-     * "," proof. Without channel binding, c= carries the gs2-header. */
+     * "," proof. c= carries the gs2-header, followed by the channel's
+     * binding data when the client bound to it. */
+    const struct scram_cb *bound = s->bound >= 0 ? &s->cbs[s->bound] : NULL;
+    size_t cb_len = s->gs2_len + (bound ? bound->len : 0);
     if (next_attr(&c, &attr, &v) < 0 || attr != 'c' ||
-        base64_decode(v.p, v.len, &cb) < 0 || buf_used(&cb) != s->gs2_len ||
-        memcmp(buf_data(&cb), s->gs2, s->gs2_len) != 0)
+        base64_decode(v.p, v.len, &cb) < 0 || buf_used(&cb) != cb_len ||
+        memcmp(buf_data(&cb), s->gs2, s->gs2_len) != 0 ||
+        (bound && !crypto_equal(buf_data(&cb) + s->gs2_len, bound->data,
+                                bound->len)))
         goto done;
     if (expect_comma(&c) < 0 || next_attr(&c, &attr, &v) < 0 || attr != 'r' ||
         v.len != strlen(s->nonce) || memcmp(v.p, s->nonce, v.len) != 0)

@@ -3,12 +3,12 @@
  * Passwords are never stored: an account keeps, per hash, a salt, an
  * iteration count, StoredKey and ServerKey. The same credentials check
  * SASL PLAIN (by deriving SaltedPassword from the offered password).
- * Channel binding (-PLUS) is not offered here; a client that asks for it
- * with "p=" is refused, one that says "y" while we offer no PLUS variant
- * is accepted (RFC 5802 §6). */
+ * Channel binding (the -PLUS variants, RFC 5802 §6, RFC 5056) is checked
+ * against the binding data the caller takes from the TLS layer. */
 #ifndef THEKE_SCRAM_H
 #define THEKE_SCRAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -52,13 +52,31 @@ void scram_creds_format(const struct scram_creds *c, struct buf *out);
 int scram_creds_parse(enum scram_hash h, const char *s,
                       struct scram_creds *out);
 
+#define SCRAM_CB_MAX 64 /* bytes of channel binding data */
+
+/* A channel binding type and its data for this connection. */
+struct scram_cb {
+    const char *type; /* "tls-exporter", "tls-server-end-point" (static) */
+    unsigned char data[SCRAM_CB_MAX];
+    size_t len;
+};
+
 struct scram_server;
 
 /* One authentication exchange; owned by the caller. */
 struct scram_server *scram_server_new(enum scram_hash h);
 void scram_server_free(struct scram_server *s);
+/* Channel binding for this exchange (call before client-first; cbs is
+ * copied, at most 4). plus: the mechanism is a -PLUS variant, so the
+ * client must bind ("p=TYPE") to one of cbs. Otherwise n > 0 says that
+ * -PLUS was offered on this stream, and a client that says "y" (it could
+ * bind but believes we cannot) is refused: someone removed the -PLUS
+ * mechanisms on the way (RFC 5802 §6). */
+void scram_server_set_channel_binding(struct scram_server *s, bool plus,
+                                      const struct scram_cb *cbs,
+                                      unsigned n);
 /* Parses client-first-message. Returns 0, or -ERR_PROTO if malformed or
- * channel binding is required. The username (SASLprep'd, "=2C"/"=3D"
+ * its channel binding flag does not fit the mechanism. The username (SASLprep'd, "=2C"/"=3D"
  * decoded) and authzid (NULL when absent) are then available. */
 int scram_server_client_first(struct scram_server *s, const char *msg,
                               size_t len);

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""A real client logs in over STARTTLS with SCRAM-SHA-256 and its resource.
+"""A real client logs in over STARTTLS with SCRAM-SHA-256-PLUS and its
+resource.
 
-RFC 6120 §5 (STARTTLS), §6 (SASL), §7 (binding); RFC 7677.  slixmpp picks
-the strongest mechanism offered, so SCRAM-SHA-256 must be on offer and
-must work; the bound JID is the requested one and TLS is 1.2 or newer.
+RFC 6120 §5 (STARTTLS), §6 (SASL), §7 (binding); RFC 7677, RFC 5929.
+slixmpp picks the strongest mechanism offered, so SCRAM-SHA-256-PLUS must
+be on offer and must work with the binding slixmpp uses (tls-unique);
+the bound JID is the requested one and TLS is 1.2 or newer.
 """
 import theke
 from theke import check
@@ -15,8 +17,8 @@ async def main(srv):
           "TLS version %s" % c.tls_version())
     check("starttls" in c.features,
           "client did not negotiate STARTTLS (features %s)" % c.features)
-    check(c.mechanism() == "SCRAM-SHA-256",
-          "mechanism used: %s (wanted SCRAM-SHA-256)" % c.mechanism())
+    check(c.mechanism() == "SCRAM-SHA-256-PLUS",
+          "mechanism used: %s (wanted SCRAM-SHA-256-PLUS)" % c.mechanism())
     check(str(c.boundjid) == srv.jid("alice") + "/desk",
           "bound JID %s, requested %s/desk" % (c.boundjid, srv.jid("alice")))
     # Our own initial presence comes back to us (RFC 6121 §4.2.2).

@@ -16,8 +16,8 @@ async def main(srv):
           "TLS version %s" % c.tls_version())
     check("starttls" not in c.features,
           "STARTTLS was negotiated inside direct TLS")
-    check(c.mechanism() == "SCRAM-SHA-256",
-          "mechanism used: %s (wanted SCRAM-SHA-256)" % c.mechanism())
+    check(c.mechanism() == "SCRAM-SHA-256-PLUS",
+          "mechanism used: %s (wanted SCRAM-SHA-256-PLUS)" % c.mechanism())
     check(str(c.boundjid) == srv.jid("alice") + "/phone",
           "bound JID %s" % c.boundjid)
     await c.ping_server()

@@ -140,6 +140,14 @@ struct client {
     char without_proof[1024];
 };
 
+/* Channel binding of the next client_run(): what the server is told
+ * about the channel, and the data the client binds to (NULL: none). */
+static bool run_plus;
+static const struct scram_cb *run_cbs;
+static unsigned run_ncbs;
+static const unsigned char *client_cb;
+static size_t client_cb_len;
+
 static void client_final(struct client *cl, const char *gs2, const char *sf,
                          const char *ext, struct buf *final)
 {
@@ -152,7 +160,12 @@ static void client_final(struct client *cl, const char *gs2, const char *sf,
         sscanf(sf, "r=%255[^,],s=%127[^,],i=%u", nonce, salt_b64, &it), 3);
     struct buf salt = BUF_INIT, cb = BUF_INIT, auth = BUF_INIT;
     assert_int_equal(base64_decode(salt_b64, strlen(salt_b64), &salt), 0);
-    base64_encode(gs2, strlen(gs2), &cb);
+    struct buf cbin = BUF_INIT;
+    buf_append(&cbin, gs2, strlen(gs2));
+    if (client_cb)
+        buf_append(&cbin, client_cb, client_cb_len);
+    base64_encode(buf_data(&cbin), buf_used(&cbin), &cb);
+    buf_free(&cbin);
     snprintf(cl->without_proof, sizeof(cl->without_proof), "c=%s,r=%s%s",
              buf_cstr(&cb), nonce, ext ? ext : "");
     buf_printf(&auth, "%s,%s,%s", cl->first_bare, sf, cl->without_proof);
@@ -185,6 +198,8 @@ static int client_run(enum scram_hash h, const char *gs2, const char *bare,
     snprintf(first, sizeof(first), "%s%s", gs2, bare);
     struct scram_server *s = scram_server_new(h);
     *s_out = s;
+    if (run_cbs || run_plus)
+        scram_server_set_channel_binding(s, run_plus, run_cbs, run_ncbs);
     int r = scram_server_client_first(s, first, strlen(first));
     if (r < 0)
         return r;
@@ -198,6 +213,80 @@ static int client_run(enum scram_hash h, const char *gs2, const char *bare,
     buf_free(&final);
     buf_free(&out);
     return r;
+}
+
+/* The -PLUS variants: the client must bind to a type the channel has,
+ * with the channel's data; "y" is a downgrade once -PLUS is offered. */
+static void test_channel_binding(void **state)
+{
+    (void)state;
+    struct scram_creds c;
+    struct scram_server *s;
+    struct scram_cb cbs[2] = {{"tls-exporter", {0}, 32},
+                              {"tls-server-end-point", {0}, 32}};
+    for (int i = 0; i < 32; i++) {
+        cbs[0].data[i] = (unsigned char)i;
+        cbs[1].data[i] = (unsigned char)(0xA0 + i);
+    }
+    unsigned char wrong[32];
+    memcpy(wrong, cbs[0].data, 32);
+    wrong[31] ^= 1;
+    for (int h = SCRAM_SHA1; h <= SCRAM_SHA256; h++) {
+        assert_int_equal(scram_creds_from_password(h, "secret", 4096, &c), 0);
+        run_plus = true;
+        run_cbs = cbs;
+        run_ncbs = 2;
+        for (int t = 0; t < 2; t++) {
+            char gs2[64];
+            snprintf(gs2, sizeof(gs2), "p=%s,,", cbs[t].type);
+            client_cb = cbs[t].data;
+            client_cb_len = cbs[t].len;
+            assert_int_equal(client_run(h, gs2, "n=alice,r=abc", NULL,
+                                        "secret", &c, &s),
+                             0);
+            scram_server_free(s);
+            /* Another channel's data: a man in the middle. */
+            client_cb = wrong;
+            assert_true(client_run(h, gs2, "n=alice,r=abc", NULL, "secret",
+                                   &c, &s) < 0);
+            scram_server_free(s);
+        }
+        /* With an authzid after the flag. */
+        client_cb = cbs[0].data;
+        assert_int_equal(client_run(h, "p=tls-exporter,a=alice,",
+                                    "n=alice,r=abc", NULL, "secret", &c, &s),
+                         0);
+        assert_string_equal(scram_server_authzid(s), "alice");
+        scram_server_free(s);
+        /* A type the channel lacks, and no binding on a -PLUS mechanism. */
+        client_cb = NULL;
+        assert_int_equal(client_run(h, "p=tls-unique,,", "n=alice,r=abc",
+                                    NULL, "secret", &c, &s),
+                         -ERR_PROTO);
+        scram_server_free(s);
+        assert_int_equal(
+            client_run(h, "n,,", "n=alice,r=abc", NULL, "secret", &c, &s),
+            -ERR_PROTO);
+        scram_server_free(s);
+        /* Plain SCRAM on a stream that offers -PLUS: "n" is fine, "y"
+         * means the -PLUS offer was stripped, and "p=" needs -PLUS. */
+        run_plus = false;
+        assert_int_equal(
+            client_run(h, "n,,", "n=alice,r=abc", NULL, "secret", &c, &s), 0);
+        scram_server_free(s);
+        assert_int_equal(
+            client_run(h, "y,,", "n=alice,r=abc", NULL, "secret", &c, &s),
+            -ERR_PROTO);
+        scram_server_free(s);
+        client_cb = cbs[0].data;
+        assert_int_equal(client_run(h, "p=tls-exporter,,", "n=alice,r=abc",
+                                    NULL, "secret", &c, &s),
+                         -ERR_PROTO);
+        scram_server_free(s);
+        run_cbs = NULL;
+        run_ncbs = 0;
+        client_cb = NULL;
+    }
 }
 
 static void test_client_variants(void **state)
@@ -771,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_rfc7677_sha256),
         cmocka_unit_test(test_wrong_proof),
         cmocka_unit_test(test_client_variants),
+        cmocka_unit_test(test_channel_binding),
         cmocka_unit_test(test_server_nonce),
         cmocka_unit_test(test_bad_client_first),
         cmocka_unit_test(test_bad_client_final),

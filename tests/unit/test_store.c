@@ -901,6 +901,61 @@ static void test_blocklist(void **state)
     buf_free(&c.b);
 }
 
+static void collect_kv(void *ud, const char *key, const char *value,
+                       size_t len)
+{
+    buf_printf(ud, "%s=%.*s;", key, (int)len, value);
+}
+
+static void test_kv_list(void **state)
+{
+    struct fx *f = *state;
+    struct buf all = BUF_INIT;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 1), 0);
+    assert_int_equal(store_kv_list(f->st, "alice", "ns", collect_kv, &all), 0);
+    assert_int_equal(buf_used(&all), 0);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "b", "2", 1), 0);
+    assert_int_equal(store_kv_put(f->st, "alice", "ns", "a", "1", 1), 0);
+    assert_int_equal(store_kv_put(f->st, "alice", "other", "c", "3", 1), 0);
+    assert_int_equal(store_kv_put(f->st, "bob", "ns", "d", "4", 1), 0);
+    assert_int_equal(store_kv_list(f->st, "alice", "ns", collect_kv, &all), 0);
+    assert_string_equal(buf_cstr(&all), "a=1;b=2;");
+    buf_free(&all);
+}
+
+static void test_invites(void **state)
+{
+    struct fx *f = *state;
+    struct invite inv = {.token = "tok1", .created_at = 100,
+                         .expires_at = 200, .inviter = "alice",
+                         .username = NULL};
+    struct invite got;
+    assert_int_equal(store_invite_get(f->st, "tok1", &got), -ERR_NOTFOUND);
+    assert_int_equal(store_invite_put(f->st, &inv), 0);
+    assert_int_equal(store_invite_put(f->st, &inv), -ERR_EXISTS);
+    struct invite named = {.token = "tok2", .created_at = 100,
+                           .expires_at = 300, .inviter = NULL,
+                           .username = "carol"};
+    assert_int_equal(store_invite_put(f->st, &named), 0);
+    assert_int_equal(store_invite_get(f->st, "tok1", &got), 0);
+    assert_string_equal(got.token, "tok1");
+    assert_int_equal(got.created_at, 100);
+    assert_int_equal(got.expires_at, 200);
+    assert_string_equal(got.inviter, "alice");
+    assert_null(got.username);
+    invite_free(&got);
+    assert_int_equal(store_invite_get(f->st, "tok2", &got), 0);
+    assert_null(got.inviter);
+    assert_string_equal(got.username, "carol");
+    invite_free(&got);
+    /* Expired before 250: tok1 goes, tok2 stays. */
+    assert_int_equal(store_invite_purge(f->st, 250), 0);
+    assert_int_equal(store_invite_get(f->st, "tok1", &got), -ERR_NOTFOUND);
+    assert_int_equal(store_invite_del(f->st, "tok2"), 0);
+    assert_int_equal(store_invite_del(f->st, "tok2"), -ERR_NOTFOUND);
+}
+
 /* --- batches and durability --- */
 
 static void test_reopen_keeps_data(void **state)
@@ -1118,6 +1173,8 @@ int main(void)
         T(test_kv),
         T(test_archive),
         T(test_blocklist),
+        T(test_kv_list),
+        T(test_invites),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
         T(test_failed_write_keeps_batch),
