@@ -95,14 +95,17 @@ enum phase {
     PH_CLOSED,
 };
 
-enum mech { MECH_AUTO, MECH_PLAIN, MECH_SCRAM1, MECH_SCRAM256 };
+enum mech { MECH_AUTO, MECH_PLAIN, MECH_SCRAM1, MECH_SCRAM256,
+            MECH_SCRAM256_PLUS };
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_DIRECT };
 enum scenario { SC_LOGIN, SC_IDLE, SC_PAIRS, SC_PINGPONG };
 
 static const char *const mech_names[] = {"auto", "plain", "scram-sha-1",
-                                         "scram-sha-256"};
+                                         "scram-sha-256",
+                                         "scram-sha-256-plus"};
 static const char *const mech_sasl[] = {"", "PLAIN", "SCRAM-SHA-1",
-                                        "SCRAM-SHA-256"};
+                                        "SCRAM-SHA-256",
+                                        "SCRAM-SHA-256-PLUS"};
 static const char *const tls_names[] = {"none", "starttls", "direct"};
 static const char *const scenario_names[] = {"login", "idle", "pairs",
                                              "pingpong"};
@@ -766,6 +769,32 @@ static void auth_send(struct conn *c, const char *elem, const char *data,
                    mech_sasl[c->mech], enc);
 }
 
+/* RFC 5802 §7: "p=tls-exporter,," binds to the TLS channel (RFC 9266). */
+static const char *gs2_header(const struct conn *c)
+{
+    return c->mech == MECH_SCRAM256_PLUS ? "p=tls-exporter,," : "n,,";
+}
+
+/* c= of client-final: base64 of the gs2-header and, with -PLUS, the
+ * channel's exporter value. */
+static void channel_binding(struct conn *c, char *out)
+{
+    unsigned char in[64];
+    const char *gs2 = gs2_header(c);
+    size_t n = strlen(gs2);
+    memcpy(in, gs2, n);
+    if (c->mech == MECH_SCRAM256_PLUS) {
+        static const char label[] = "EXPORTER-Channel-Binding";
+        if (!c->ssl ||
+            SSL_export_keying_material(c->ssl, in + n, 32, label,
+                                       sizeof(label) - 1, NULL, 0, 0) != 1)
+            die("%s%u: no tls-exporter value (is TLS on?)", o.prefix,
+                c->user);
+        n += 32;
+    }
+    b64_encode(in, n, out);
+}
+
 static void sasl_start(struct conn *c)
 {
     char first[512];
@@ -776,8 +805,8 @@ static void sasl_start(struct conn *c)
             die("getrandom: %s", strerror(errno));
         for (int i = 0; i < 16; i++)
             snprintf(c->cnonce + 2 * i, 3, "%02x", rnd[i]);
-        n = snprintf(first, sizeof(first), "n,,n=%s%u,r=%s", o.prefix, c->user,
-                     c->cnonce);
+        n = snprintf(first, sizeof(first), "%sn=%s%u,r=%s", gs2_header(c),
+                     o.prefix, c->user, c->cnonce);
     } else {
         n = snprintf(first, sizeof(first), "%c%s%u%c%s", 0, o.prefix, c->user,
                      0, o.password);
@@ -829,10 +858,11 @@ static bool scram_challenge(struct conn *c, const char *msg)
     crypto_hash(h, ckey, dl, stored);
     crypto_hmac(h, salted, dl, "Server Key", 10, skey);
 
-    /* "biws" is base64("n,,"), the gs2-header without channel binding. */
+    char cbind[128];
+    channel_binding(c, cbind);
     struct buf am = {0};
-    buf_printf(&am, "n=%s%u,r=%s,%s,c=biws,r=%.*s", o.prefix, c->user,
-               c->cnonce, msg, (int)rl, r);
+    buf_printf(&am, "n=%s%u,r=%s,%s,c=%s,r=%.*s", o.prefix, c->user,
+               c->cnonce, msg, cbind, (int)rl, r);
     buf_add(&am, "", 1);
     c->auth_msg = am.p;
     size_t aml = strlen(am.p);
@@ -843,7 +873,8 @@ static bool scram_challenge(struct conn *c, const char *msg)
 
     char p64[4 * MAX_MD / 3 + 8], fin[600];
     b64_encode(proof, dl, p64);
-    int fl = snprintf(fin, sizeof(fin), "c=biws,r=%.*s,p=%s", (int)rl, r, p64);
+    int fl = snprintf(fin, sizeof(fin), "c=%s,r=%.*s,p=%s", cbind, (int)rl, r,
+                      p64);
     if (fl < 0 || (size_t)fl >= sizeof(fin))
         return false;
     auth_send(c, "response", fin, (size_t)fl);
@@ -1200,11 +1231,11 @@ static void login_done(struct conn *c)
 
 static void pick_mechanism(struct conn *c, const char *s, size_t n)
 {
-    bool offered[4] = {false};
+    bool offered[5] = {false};
     size_t from = 0, tl;
     const char *el, *t;
     while (child_find(s, n, &from, "mechanism", &el, &t, &tl))
-        for (int m = MECH_PLAIN; m <= MECH_SCRAM256; m++)
+        for (int m = MECH_PLAIN; m <= MECH_SCRAM256_PLUS; m++)
             if (tl == strlen(mech_sasl[m]) && memcmp(t, mech_sasl[m], tl) == 0)
                 offered[m] = true;
     enum mech m = o.mech;
@@ -2055,7 +2086,8 @@ static void usage(int code)
     fprintf(code ? stderr : stdout,
             "usage: loadgen --password PW [--host H] [--port P] [--domain D]\n"
             "         [--prefix u] [--users N] [--first F]\n"
-            "         [--mech auto|plain|scram-sha-1|scram-sha-256]\n"
+            "         [--mech auto|plain|scram-sha-1|scram-sha-256|\n"
+            "                scram-sha-256-plus]\n"
             "         [--tls none|starttls|direct]\n"
             "         [--scenario login|idle|pairs|pingpong]\n"
             "         [--pairs K] [--window W] [--seconds S]\n"
@@ -2144,7 +2176,7 @@ static void parse_args(int argc, char **argv)
             o.first = num_arg("first", optarg, 0, 1000000000);
             break;
         case 'm':
-            o.mech = (enum mech)choice_arg("mech", optarg, mech_names, 4);
+            o.mech = (enum mech)choice_arg("mech", optarg, mech_names, 5);
             break;
         case 't':
             o.tls = (enum tls_mode)choice_arg("tls", optarg, tls_names, 3);

@@ -10,6 +10,7 @@
 #   pairs     10 pairs, 10 messages in flight, 2 s
 #   login     --mech plain
 #   login     --tls direct
+#   login     --tls starttls --mech scram-sha-256-plus (tls-exporter)
 #   idle      --ping-interval 1 for 2 s
 #   pairs     --tls starttls
 #   pairs     --procs 2
@@ -125,6 +126,8 @@ run pairs --port "$port" --pairs "$PAIRS" --window "$WINDOW" \
     --seconds "$SECONDS_RUN"
 run login-plain --port "$port" --scenario login --mech plain
 run login-direct-tls --port "$tls_port" --scenario login --tls direct
+run login-plus --port "$port" --scenario login --tls starttls \
+    --mech scram-sha-256-plus
 run idle-ping --port "$port" --scenario idle --seconds 2 --ping-interval 1
 run pairs-starttls --port "$port" --tls starttls --pairs "$PAIRS" \
     --window "$WINDOW" --seconds "$SECONDS_RUN"

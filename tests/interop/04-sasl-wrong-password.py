@@ -11,7 +11,7 @@ from theke import check
 
 
 async def scram_fails(srv, user, pw):
-    c = theke.Client(srv, srv.jid(user) + "/x", pw, sasl_mech="SCRAM-SHA-256")
+    c = theke.Client(srv, srv.jid(user) + "/x", pw, sasl_mech="SCRAM-SHA-256-PLUS")
     try:
         await c.login(timeout=20)
         theke.fail("%s logged in with a wrong password" % user)
@@ -22,7 +22,7 @@ async def scram_fails(srv, user, pw):
     check(f, "no SASL <failure/> received for %s (%s)" % (user, f))
     cond = f[0]["condition"]
     check(cond == "not-authorized",
-          "SCRAM-SHA-256 with a bad password for %s: <%s/>, wanted "
+          "SCRAM-SHA-256-PLUS with a bad password for %s: <%s/>, wanted "
           "<not-authorized/>: %s" % (user, cond, f[0]))
     c.abort()
 

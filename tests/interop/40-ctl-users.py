@@ -66,7 +66,7 @@ async def main(srv):
     # passwd: the new password works, the old one does not.
     ok(srv.ctl("user", "passwd", "carol@" + D, "c-new"), "user passwd")
     bad = theke.Client(srv, "carol@%s/x" % D, "c-secret",
-                       sasl_mech="SCRAM-SHA-256")
+                       sasl_mech="SCRAM-SHA-256-PLUS")
     try:
         await bad.login(timeout=15)
         theke.fail("carol logged in with her old password after passwd")
