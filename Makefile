@@ -7,6 +7,7 @@
 #   make test-san   the same suites against an ASan+UBSan build (build-san/)
 #   make SAN=1      build the sanitizer binaries only
 #   make bench      theked, Prosody and ejabberd under the same load
+#   make compliance which XEP-0479 requirements the tests cover
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -36,7 +37,7 @@ UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SCHEMA = $(sort $(wildcard src/store/schema/*.sql))
 
-.PHONY: all run test test-san unit interop deps clean format bench
+.PHONY: all run test test-san unit interop deps clean format bench compliance
 
 all: $(BUILD)/theked $(BUILD)/thekectl
 
@@ -86,12 +87,17 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory compliance
 
 test-san: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(MAKE) --no-print-directory SAN=1 unit
 	@$(MAKE) --no-print-directory SAN=1 interop
 	@$(MAKE) --no-print-directory SAN=1 bench-smoke
+
+# Which XEP-0479 server requirements the tests cover (tests/compliance.tsv).
+compliance:
+	@/usr/bin/python3 tests/compliance.py
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h src/*.c tests/unit/*.c)
