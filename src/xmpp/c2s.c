@@ -39,6 +39,13 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_LIMITS "urn:xmpp:stream-limits:0"
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
+#define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
+/* A framed message is parsed as the only child of this stream header
+ * and its end tag, so that the stream parser (restricted XML, limits)
+ * serves both transports. */
+#define FRAMED_HEAD                                                        \
+    "<stream:stream xmlns='" NS_CLIENT "' xmlns:stream='" NS_STREAMS "'>"
+#define FRAMED_TAIL "</stream:stream>"
 
 /* SASL messages and registration forms are small; a stranger gets no
  * more room than this until it has authenticated. */
@@ -75,6 +82,15 @@ static const struct xstream_cb stream_cb = { on_stream_open, on_stanza,
                                              on_stream_close,
                                              on_stream_error };
 static void on_timer(struct loop *l, void *ud);
+static void stream_opened(struct session *s, const struct stanza *hdr);
+
+static void tcp_open(struct session *s);
+static struct buf *tcp_begin(struct session *s);
+static void tcp_end(struct session *s);
+static void tcp_close(struct session *s, const char *reason);
+const struct session_transport c2s_stream_transport = {
+    "tcp", false, tcp_open, tcp_begin, tcp_end, tcp_close,
+};
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
@@ -83,17 +99,45 @@ static void send_str(struct session *s, const char *xml)
     session_send_raw(s, xml, strlen(xml));
 }
 
+/* ---- the TCP stream transport (RFC 6120 §4) ---- */
+
+static void tcp_open(struct session *s)
+{
+    buf_printf(conn_outbuf(s->conn),
+               "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT
+               "' xmlns:stream='" NS_STREAMS "' id='%s' from='%s' "
+               "version='1.0' xml:lang='en'>",
+               s->stream_id, srv.domain);
+    conn_wrote(s->conn);
+}
+
+static struct buf *tcp_begin(struct session *s) { return conn_outbuf(s->conn); }
+
+static void tcp_end(struct session *s) { conn_wrote(s->conn); }
+
+static void tcp_close(struct session *s, const char *reason)
+{
+    conn_write(s->conn, "</stream:stream>", 16);
+    conn_close_async(s->conn, reason);
+}
+
+/* ---- writing the stream ---- */
+
 static void send_header(struct session *s)
 {
-    char hdr[512];
     crypto_random_token(s->stream_id, 16);
-    snprintf(hdr, sizeof(hdr),
-             "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT
-             "' xmlns:stream='" NS_STREAMS "' id='%s' from='%s' "
-             "version='1.0' xml:lang='en'>",
-             s->stream_id, srv.domain);
-    send_str(s, hdr);
+    s->tr->open(s);
     s->header_sent = true;
+}
+
+/* Starts a top-level element in the streams namespace; a framed one
+ * stands alone and declares the prefix itself (RFC 7395 §3.3.3). */
+static struct buf *begin_stream_element(struct session *s, const char *name)
+{
+    struct buf *out = s->tr->begin(s);
+    buf_printf(out, "<stream:%s%s>", name,
+               s->tr->framed ? " xmlns:stream='" NS_STREAMS "'" : "");
+    return out;
 }
 
 void c2s_stream_error(struct session *s, const char *cond, const char *text)
@@ -102,12 +146,12 @@ void c2s_stream_error(struct session *s, const char *cond, const char *text)
         return;
     if (!s->header_sent)
         send_header(s);
-    errors_stream_append(conn_outbuf(s->conn), cond, text);
-    conn_wrote(s->conn);
+    errors_stream_element(s->tr->begin(s), cond, text, s->tr->framed);
+    s->tr->end(s);
     log_info(s->id, "stream error: %s", cond);
     if (s->xs)
         xstream_stop(s->xs);
-    conn_close_async(s->conn, cond);
+    s->tr->close(s, cond);
 }
 
 /* ---- failed-login slowdown ---- */
@@ -180,7 +224,6 @@ static void add_mech(void *ud, const char *mech)
     stanza_add_text(m, mech, strlen(mech));
 }
 
-/* The stanza size limit in force on the stream. */
 #define CB_TYPES 3
 
 /* The channel binding types the stream's TLS connection can give, with
@@ -203,7 +246,8 @@ static unsigned channel_bindings(struct session *s, struct scram_cb *cbs)
     return n;
 }
 
-static size_t xstream_max(const struct session *s)
+/* The stanza size limit in force on the stream. */
+size_t c2s_max_stanza(const struct session *s)
 {
     if (s->authed || srv.cfg->max_stanza_size < PREAUTH_STANZA_MAX)
         return srv.cfg->max_stanza_size;
@@ -219,7 +263,7 @@ static void send_features(struct session *s)
 {
     struct stanza *f = stanza_new(NS_STREAMS, "features");
     if (!s->authed) {
-        if (!s->secure && srv.tls) {
+        if (!s->secure && srv.tls && !s->tr->framed) {
             struct stanza *tls = stanza_add_child(f, NS_TLS, "starttls");
             if (!plaintext_allowed(s))
                 stanza_add_child(tls, NS_TLS, "required");
@@ -255,7 +299,7 @@ static void send_features(struct session *s)
     /* XEP-0478: the limits of this stream as it is now. */
     struct stanza *lim = stanza_add_child(f, NS_LIMITS, "limits");
     char num[24];
-    snprintf(num, sizeof(num), "%zu", xstream_max(s));
+    snprintf(num, sizeof(num), "%zu", c2s_max_stanza(s));
     stanza_add_text(stanza_add_child(lim, NS_LIMITS, "max-bytes"), num,
                     strlen(num));
     if (s->authed) {
@@ -267,13 +311,13 @@ static void send_features(struct session *s)
         struct hook_ctx h = { .sess = s, .data = f };
         hooks_fire("stream-features", &h, NULL);
     }
-    struct buf *out = conn_outbuf(s->conn);
-    buf_append_str(out, "<stream:features>");
+    struct buf *out = begin_stream_element(s, "features");
     for (unsigned i = 0; i < f->nchildren; i++)
         if (f->children[i].elem)
-            xser_write(f->children[i].elem, NS_CLIENT, out);
+            xser_write(f->children[i].elem, s->tr->framed ? "" : NS_CLIENT,
+                       out);
     buf_append_str(out, "</stream:features>");
-    conn_wrote(s->conn);
+    s->tr->end(s);
     stanza_unref(f);
 }
 
@@ -290,29 +334,22 @@ static void arm_auth_timeout(struct session *s)
 static struct xstream *new_parser(struct session *s)
 {
     struct xstream_limits lim = {
-        .max_stanza_size = xstream_max(s),
+        .max_stanza_size = c2s_max_stanza(s),
         .max_depth = 32,
         .max_attrs = 64,
     };
     return xstream_new(&lim, &stream_cb, s);
 }
 
-static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
+static void session_init(struct session *s, struct conn *c,
+                         const struct session_transport *tr, void *tr_ud,
+                         bool secure)
 {
-    bool direct_tls = ud != NULL;
-    if (direct_tls && !srv.tls) {
-        close(fd);
-        return;
-    }
-    struct session *s = xcalloc(1, sizeof(*s));
-    s->conn = conn_new(srv.loop, fd, peer, direct_tls ? srv.tls : NULL,
-                       &c2s_handler, s);
-    if (!s->conn) {
-        free(s);
-        return;
-    }
-    s->id = s->conn->id;
-    s->secure = direct_tls;
+    s->conn = c;
+    s->tr = tr;
+    s->tr_ud = tr_ud;
+    s->id = c->id;
+    s->secure = secure;
     s->connected_ms = loop_now_ms(srv.loop);
     s->last_read_ms = s->connected_ms;
     /* Output may hold a few full stanzas queued for a reader that is
@@ -324,8 +361,36 @@ static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
         all_sessions->all_prev = s;
     all_sessions = s;
     arm_auth_timeout(s);
+}
+
+static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
+{
+    bool direct_tls = ud != NULL;
+    if (direct_tls && !srv.tls) {
+        close(fd);
+        return;
+    }
+    struct session *s = xcalloc(1, sizeof(*s));
+    struct conn *c = conn_new(srv.loop, fd, peer, direct_tls ? srv.tls : NULL,
+                              &c2s_handler, s);
+    if (!c) {
+        free(s);
+        return;
+    }
+    session_init(s, c, &c2s_stream_transport, NULL, direct_tls);
     log_debug(s->id, "connection from %s%s", s->conn->peer_addr,
               direct_tls ? " (direct TLS)" : "");
+}
+
+struct session *c2s_session_new(struct conn *c,
+                                const struct session_transport *tr,
+                                void *tr_ud, bool secure)
+{
+    struct session *s = xcalloc(1, sizeof(*s));
+    session_init(s, c, tr, tr_ud, secure);
+    log_debug(s->id, "%s session from %s%s", tr->name, c->peer_addr,
+              secure ? " (TLS)" : "");
+    return s;
 }
 
 /* Takes the session out of routing: presence modules say goodbye for
@@ -343,7 +408,11 @@ static void session_end(struct session *s)
 
 static void on_closed(struct conn *c, const char *reason)
 {
-    struct session *s = c->ud;
+    c2s_session_closed(c->ud, reason);
+}
+
+void c2s_session_closed(struct session *s, const char *reason)
+{
     log_debug(s->id, "connection closed: %s", reason);
     session_end(s);
     s->conn = NULL;
@@ -367,9 +436,18 @@ static void on_closed(struct conn *c, const char *reason)
 
 static void on_data(struct conn *c, const char *data, size_t len)
 {
-    struct session *s = c->ud;
+    c2s_input(c->ud, data, len);
+}
+
+static void heard_from(struct session *s)
+{
     s->last_read_ms = loop_now_ms(srv.loop);
     s->ping_outstanding = false;
+}
+
+void c2s_input(struct session *s, const char *data, size_t len)
+{
+    heard_from(s);
     xstream_feed(s->xs, data, len);
     if (s->retired_xs) {
         xstream_free(s->retired_xs);
@@ -377,14 +455,27 @@ static void on_data(struct conn *c, const char *data, size_t len)
     }
 }
 
+void c2s_input_message(struct session *s, const char *data, size_t len)
+{
+    heard_from(s);
+    /* Each message is a document of its own: a fresh parse, so that an
+     * element cannot continue into the next message, and one it leaves
+     * unfinished fails at the closing tag (not-well-formed). */
+    xstream_reset(s->xs);
+    if (xstream_feed(s->xs, FRAMED_HEAD, sizeof(FRAMED_HEAD) - 1) == 0 &&
+        xstream_feed(s->xs, data, len) == 0)
+        xstream_feed(s->xs, FRAMED_TAIL, sizeof(FRAMED_TAIL) - 1);
+}
+
 static void send_ping(struct session *s)
 {
-    struct buf *out = conn_outbuf(s->conn);
-    buf_printf(out, "<iq type='get' id='c2s-ping-%s' from='%s' to='",
-               s->stream_id, srv.domain);
+    struct buf *out = s->tr->begin(s);
+    buf_printf(out, "<iq type='get' id='c2s-ping-%s' from='%s'%s to='",
+               s->stream_id, srv.domain,
+               s->tr->framed ? " xmlns='" NS_CLIENT "'" : "");
     buf_append_xml_escaped(out, s->jid.s, strlen(s->jid.s));
     buf_append_str(out, "'><ping xmlns='" NS_PING "'/></iq>");
-    conn_wrote(s->conn);
+    s->tr->end(s);
 }
 
 static void delayed_failure(struct session *s);
@@ -434,6 +525,14 @@ static void on_timer(struct loop *l, void *ud)
 static void on_stream_open(void *ud, const struct stanza *hdr)
 {
     struct session *s = ud;
+    /* A framed transport's header is our own wrapper; its stream opens
+     * with <open/> (framed_element()). */
+    if (!s->tr->framed)
+        stream_opened(s, hdr);
+}
+
+static void stream_opened(struct session *s, const struct stanza *hdr)
+{
     send_header(s);
     const char *to = stanza_attr(hdr, "to");
     if (to) {
@@ -460,8 +559,33 @@ static void on_stream_open(void *ud, const struct stanza *hdr)
 static void on_stream_close(void *ud)
 {
     struct session *s = ud;
-    send_str(s, "</stream:stream>");
-    conn_close_async(s->conn, "stream closed by client");
+    if (!s->tr->framed)
+        s->tr->close(s, "stream closed by client");
+}
+
+/* RFC 7395 §3.3: <open/> and <close/> stand for the stream header and
+ * its end tag; nothing else may come before <open/>. Returns true when
+ * st was consumed here. */
+static bool framed_element(struct session *s, const struct stanza *st)
+{
+    if (is(st->ns, NS_FRAMING) && is(st->name, "open")) {
+        if (s->opened) {
+            c2s_stream_error(s, "bad-format", "<open/> inside a stream");
+            return true;
+        }
+        s->opened = true;
+        stream_opened(s, st);
+        return true;
+    }
+    if (is(st->ns, NS_FRAMING) && is(st->name, "close")) {
+        s->tr->close(s, "stream closed by client");
+        return true;
+    }
+    if (!s->opened) {
+        c2s_stream_error(s, "bad-format", "expected <open/>");
+        return true;
+    }
+    return false;
 }
 
 static void on_stream_error(void *ud, enum xstream_error err)
@@ -476,14 +600,18 @@ static void on_stream_error(void *ud, enum xstream_error err)
 static void restart_stream(struct session *s)
 {
     s->header_sent = false;
-    xstream_reset(s->xs);
+    s->opened = false;
+    /* A framed transport parses every message afresh anyway; resetting
+     * here would feed the rest of this message to a new stream. */
+    if (!s->tr->framed)
+        xstream_reset(s->xs);
 }
 
 static void do_starttls(struct session *s)
 {
-    if (s->secure || !srv.tls) {
-        send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
-        conn_close_async(s->conn, "bad STARTTLS");
+    if (s->secure || !srv.tls || s->tr->framed) {
+        send_str(s, "<failure xmlns='" NS_TLS "'/>");
+        s->tr->close(s, "bad STARTTLS");
         return;
     }
     send_str(s, "<proceed xmlns='" NS_TLS "'/>");
@@ -541,12 +669,12 @@ static void auth_failed(struct session *s, const char *cond)
 
 static void auth_succeeded(struct session *s, const struct buf *extra)
 {
-    struct buf *out = conn_outbuf(s->conn);
+    struct buf *out = s->tr->begin(s);
     buf_append_str(out, "<success xmlns='" NS_SASL "'>");
     if (buf_used(extra))
         base64_encode(buf_data(extra), buf_used(extra), out);
     buf_append_str(out, "</success>");
-    conn_wrote(s->conn);
+    s->tr->end(s);
     s->username = xstrdup(sasl_username(s->sasl));
     s->authed = true;
     fail_clear(s, s->username);
@@ -585,11 +713,11 @@ static void sasl_feed(struct session *s, const struct stanza *el)
         enum sasl_result r =
             sasl_step(s->sasl, buf_data(&in), buf_used(&in), &out, &cond);
         if (r == SASL_CONTINUE) {
-            struct buf *o = conn_outbuf(s->conn);
+            struct buf *o = s->tr->begin(s);
             buf_append_str(o, "<challenge xmlns='" NS_SASL "'>");
             base64_encode(buf_data(&out), buf_used(&out), o);
             buf_append_str(o, "</challenge>");
-            conn_wrote(s->conn);
+            s->tr->end(s);
         } else if (r == SASL_SUCCESS) {
             auth_succeeded(s, &out);
         } else if (r == SASL_PENDING) {
@@ -797,7 +925,8 @@ static void on_stanza(void *ud, struct stanza *st)
         log_debug(s->id, "in: %s", buf_cstr(&tag));
         buf_free(&tag);
     }
-    if (s->conn && !(s->conn->flags & CONN_F_CLOSING)) {
+    if (s->conn && !(s->conn->flags & CONN_F_CLOSING) &&
+        !(s->tr->framed && framed_element(s, st))) {
         if (s->authed)
             authed_element(s, st);
         else

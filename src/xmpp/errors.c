@@ -112,13 +112,23 @@ struct stanza *errors_reply(const struct stanza *st, enum stanza_error e,
     return r;
 }
 
-void errors_stream_append(struct buf *out, const char *cond, const char *text)
+void errors_stream_element(struct buf *out, const char *cond,
+                           const char *text, bool standalone)
 {
-    buf_printf(out, "<stream:error><%s xmlns='" NS_STREAMS_ERR "'/>", cond);
+    buf_printf(out, "<stream:error%s><%s xmlns='" NS_STREAMS_ERR "'/>",
+               standalone ? " xmlns:stream='http://etherx.jabber.org/streams'"
+                          : "",
+               cond);
     if (text) {
         buf_append_str(out, "<text xmlns='" NS_STREAMS_ERR "' xml:lang='en'>");
         buf_append_xml_escaped(out, text, strlen(text));
         buf_append_str(out, "</text>");
     }
-    buf_append_str(out, "</stream:error></stream:stream>");
+    buf_append_str(out, "</stream:error>");
+}
+
+void errors_stream_append(struct buf *out, const char *cond, const char *text)
+{
+    errors_stream_element(out, cond, text, false);
+    buf_append_str(out, "</stream:stream>");
 }

@@ -6,6 +6,8 @@
 #ifndef THEKE_ERRORS_H
 #define THEKE_ERRORS_H
 
+#include <stdbool.h>
+
 #include "core/buf.h"
 #include "xml/stanza.h"
 
@@ -74,6 +76,11 @@ const char *errors_stream_name(enum stream_error e);
  * "conflict") and an optional text, then </stream:stream>. */
 void errors_stream_append(struct buf *out, const char *cond,
                           const char *text);
+/* Appends the <stream:error> element alone; standalone declares the
+ * stream: prefix on it, for a transport where each element is a
+ * document of its own (RFC 7395 §3.3.3). */
+void errors_stream_element(struct buf *out, const char *cond,
+                           const char *text, bool standalone);
 
 /* Builds the error reply to st: same kind and id, from/to swapped,
  * type='error', an <error/> with the condition and optional text. Per

@@ -79,14 +79,45 @@ void session_send(struct session *s, const struct stanza *st)
 {
     if (!s->conn)
         return;
-    xser_write(st, NS_CLIENT, conn_outbuf(s->conn));
-    conn_wrote(s->conn);
+    /* A framed element stands alone: nothing is in scope, so the
+     * serializer declares jabber:client on the stanza (RFC 7395
+     * §3.3.3). */
+    xser_write(st, s->tr->framed ? "" : NS_CLIENT, s->tr->begin(s));
+    s->tr->end(s);
+}
+
+/* The end of the name of the start tag at xml, or NULL when the element
+ * declares its default namespace already. Our serializer escapes '>' in
+ * attribute values, so the first '>' ends the tag. */
+static const char *needs_xmlns(const char *xml, size_t len)
+{
+    const char *gt = memchr(xml, '>', len);
+    if (!gt || len < 2 || xml[0] != '<')
+        return NULL;
+    for (const char *p = xml; p + 6 < gt; p++)
+        if (memcmp(p, " xmlns=", 7) == 0)
+            return NULL;
+    const char *e = xml + 1;
+    while (e < gt && *e != ' ' && *e != '/')
+        e++;
+    return e;
 }
 
 void session_send_raw(struct session *s, const char *xml, size_t len)
 {
-    if (s->conn)
-        conn_write(s->conn, xml, len);
+    if (!s->conn)
+        return;
+    struct buf *b = s->tr->begin(s);
+    const char *name_end = s->tr->framed ? needs_xmlns(xml, len) : NULL;
+    if (name_end) {
+        size_t head = (size_t)(name_end - xml);
+        buf_append(b, xml, head);
+        buf_append_str(b, " xmlns='" NS_CLIENT "'");
+        buf_append(b, name_end, len - head);
+    } else {
+        buf_append(b, xml, len);
+    }
+    s->tr->end(s);
 }
 
 void session_add_directed(struct session *s, const char *jid)

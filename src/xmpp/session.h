@@ -14,13 +14,41 @@
 #include "core/loop.h"
 #include "xmpp/jid.h"
 
+struct buf;
 struct conn;
+struct session;
 struct xstream;
 struct stanza;
 struct sasl;
 
+/* How a session's XML reaches its peer. c2s.c negotiates a stream the
+ * same way whatever carries it; only these operations differ between a
+ * TCP stream (one XML document, RFC 6120 §4) and WebSocket (one message
+ * per element, RFC 7395). Incoming data reaches the parser through
+ * c2s_input() for a stream and c2s_input_message() for a framed
+ * transport. */
+struct session_transport {
+    const char *name;  /* "tcp", "websocket": for logs */
+    /* Each element travels as a document of its own, opened with <open/>
+     * and closed with <close/> (RFC 7395 §3.3): top-level elements
+     * declare their namespaces, and STARTTLS is not offered. */
+    bool framed;
+    /* Writes the start of a stream (<stream:stream> or <open/>) with
+     * the session's stream_id. */
+    void (*open)(struct session *s);
+    /* The buffer to append exactly one top-level element to; end()
+     * hands it to the connection. The buffer is borrowed until end(). */
+    struct buf *(*begin)(struct session *s);
+    void (*end)(struct session *s);
+    /* Ends the stream (</stream:stream> or <close/>), then the
+     * connection once its output is flushed. reason is static. */
+    void (*close)(struct session *s, const char *reason);
+};
+
 struct session {
     /* read-only outside c2s.c */
+    const struct session_transport *tr; /* borrowed, static */
+    void *tr_ud;             /* the transport's per-connection state */
     unsigned long id;        /* the connection's id, for logs */
     struct conn *conn;       /* NULL once the connection is gone */
     bool secure;             /* TLS is on */
@@ -42,6 +70,7 @@ struct session {
     struct sasl *sasl;
     unsigned state;
     bool header_sent;
+    bool opened;             /* framed: <open/> received on this stream */
     struct timer timer;
     uint64_t last_read_ms;
     bool ping_outstanding;
@@ -65,7 +94,9 @@ size_t sessions_count(void);
 /* Serialises st to the session's connection (st is borrowed). Drops it
  * silently when the connection is gone. */
 void session_send(struct session *s, const struct stanza *st);
-/* Sends raw, already serialised XML. */
+/* Sends one element already serialised with jabber:client as the
+ * namespace in scope (as session_send() writes it and the store keeps
+ * it). */
 void session_send_raw(struct session *s, const char *xml, size_t len);
 
 /* Remembers that s sent directed presence to jid (RFC 6121 §4.6). */

@@ -24,6 +24,7 @@
 #include "xmpp/router.h"
 #include "xmpp/scram.h"
 #include "xmpp/server.h"
+#include "xmpp/c2s.h"
 #include "xmpp/session.h"
 
 #define MAX_SESSIONS 8
@@ -68,6 +69,7 @@ static struct peer *connect_as(const char *user, const char *resource,
     struct session *s = xcalloc(1, sizeof(*s));
     s->conn = conn_new(srv.loop, sv[0], NULL, NULL, &test_handler, s);
     assert_non_null(s->conn);
+    s->tr = &c2s_stream_transport;
     s->username = xstrdup(user);
     assert_int_equal(jid_make(&s->jid, user, srv.domain, resource), 0);
     s->authed = true;
