@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libexpat1-dev libssl-dev libsqlite3-dev
-      libidn-dev libcmocka-dev python3-slixmpp libstrophe-dev openssl)
+      libidn-dev libcmocka-dev python3-slixmpp libstrophe-dev openssl
+      libhttp-parser-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

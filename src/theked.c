@@ -25,6 +25,7 @@
 #include "core/memtrim.h"
 #include "core/version.h"
 #include "core/work.h"
+#include "http/http.h"
 #include "mod/mod.h"
 #include "net/conn.h"
 #include "net/tls.h"
@@ -256,7 +257,8 @@ int main(int argc, char **argv)
     }
     iopool_init(cfg.io_threads);
     if (c2s_start(err, sizeof(err)) < 0 ||
-        component_start(err, sizeof(err)) < 0) {
+        component_start(err, sizeof(err)) < 0 ||
+        http_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "theked: %s\n", err);
         goto out;
     }
@@ -272,6 +274,7 @@ int main(int argc, char **argv)
 
     memtrim_stop();
     component_stop();
+    http_stop();
     c2s_stop();
     store_flush(srv.store);
     conn_flush_all(srv.loop, NULL);

@@ -60,6 +60,12 @@ static const struct key keys[] = {
     {"c2s", KT_LISTEN, F(c2s), 0, 0},
     {"c2s_tls", KT_LISTEN, F(c2s_tls), 0, 0},
     {"http", KT_LISTEN, F(http), 0, 0},
+    {"https", KT_LISTEN, F(https), 0, 0},
+    {"http_max_body", KT_SIZE, F(http_max_body), 0, 1073741824},
+    {"http_timeout", KT_UINT, F(http_timeout), 1, 3600},
+    {"http_public_url", KT_OPT_STRING, F(http_public_url), 0, 0},
+    {"websocket_url", KT_OPT_STRING, F(websocket_url), 0, 0},
+    {"http_trust_proxy", KT_BOOL, F(http_trust_proxy), 0, 0},
     {"tls_cert", KT_OPT_STRING, F(tls_cert), 0, 0},
     {"tls_key", KT_OPT_STRING, F(tls_key), 0, 0},
     {"registration", KT_REGISTRATION, F(registration), 0, 0},
@@ -127,6 +133,9 @@ void cfg_defaults(struct cfg *c)
     c->c2s = xstrdup("127.0.0.1:5222");
     c->c2s_tls = xstrdup("127.0.0.1:5223");
     c->http = xstrdup("127.0.0.1:5280");
+    c->https = xstrdup("");
+    c->http_max_body = 1u << 20;
+    c->http_timeout = 30;
     c->tls_cert = NULL;
     c->tls_key = NULL;
     c->registration = REG_CLOSED;

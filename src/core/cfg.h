@@ -29,6 +29,18 @@ struct cfg {
                                   default "127.0.0.1:5222" */
     char *c2s_tls;             /* direct TLS (XEP-0368); "127.0.0.1:5223" */
     char *http;                /* HTTP listener; "127.0.0.1:5280" */
+    char *https;               /* HTTPS listener (the c2s certificate);
+                                  "" = off (default) */
+    size_t http_max_body;      /* bytes of a request body; 1 MiB */
+    unsigned http_timeout;     /* s to receive a request once it started,
+                                  and to keep an idle connection; 30 */
+    char *http_public_url;     /* base URL clients reach the HTTP server
+                                  at ("https://chat.example.com"); NULL:
+                                  derived from the listeners */
+    char *websocket_url;       /* the XMPP WebSocket URL announced; NULL:
+                                  http_public_url + "/xmpp-websocket" */
+    bool http_trust_proxy;     /* a loopback peer's X-Forwarded-For and
+                                  X-Forwarded-Proto are believed */
     char *tls_cert;            /* PEM chain; NULL = generated self-signed */
     char *tls_key;             /* PEM key; NULL = generated with the cert */
     enum cfg_registration registration;

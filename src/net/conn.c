@@ -220,6 +220,25 @@ int conn_channel_binding(struct conn *c, const char *type, unsigned char *out,
     return tls_channel_binding(c->tls, type, out, max);
 }
 
+void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ud)
+{
+    c->h = h;
+    c->ud = ud;
+}
+
+int conn_set_peer(struct conn *c, const char *addr)
+{
+    struct sockaddr_in in = { .sin_family = AF_INET };
+    struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+    if (inet_pton(AF_INET, addr, &in.sin_addr) == 1)
+        describe_peer(c, (struct sockaddr *)&in);
+    else if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1)
+        describe_peer(c, (struct sockaddr *)&in6);
+    else
+        return -ERR_INVAL;
+    return 0;
+}
+
 void conn_trim(struct conn *c)
 {
     if (buf_used(&c->out) == 0)

@@ -99,6 +99,14 @@ const char *conn_tls_version(const struct conn *c);
  * while its handshake runs. */
 int conn_channel_binding(struct conn *c, const char *type, unsigned char *out,
                          size_t max);
+/* Hands the connection to another protocol handler (an HTTP connection
+ * upgraded to WebSocket): later bytes go to h with ud. Call it from the
+ * current handler's data callback only; closed() goes to h from now on. */
+void conn_set_handler(struct conn *c, const struct conn_handler *h, void *ud);
+/* Replaces the peer's address with the one a trusted proxy reported
+ * (numeric, as text); peer_loopback follows it. Returns 0, or -ERR_INVAL
+ * (nothing changed) when addr is not a numeric address. */
+int conn_set_peer(struct conn *c, const char *addr);
 
 /* Before-sleep work: flush queued output of every connection that has
  * some, then free connections marked for closing. */

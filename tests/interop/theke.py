@@ -148,6 +148,7 @@ class Server:
         self.logf = None
         self.starts = 0
         self.c2s_port = self.tls_port = None
+        self.http_port = self.https_port = None
         self.users = {}
         self.clients = []
 
@@ -159,7 +160,8 @@ class Server:
             "data_dir": self.data_dir,
             "c2s": "127.0.0.1:%d" % self.c2s_port,
             "c2s_tls": "127.0.0.1:%d" % self.tls_port,
-            "http": "off",
+            "http": "127.0.0.1:%d" % self.http_port,
+            "https": "127.0.0.1:%d" % self.https_port,
             "log_level": "debug",
             "registration": "closed",
             # Keep account creation fast; the value is still a real
@@ -182,7 +184,8 @@ class Server:
         check(os.access(THEKED, os.X_OK), "no server binary at %s" % THEKED)
         for attempt in range(3):
             if self.c2s_port is None or attempt > 0:
-                self.c2s_port, self.tls_port = free_ports(2)
+                (self.c2s_port, self.tls_port, self.http_port,
+                 self.https_port) = free_ports(4)
             self.write_config()
             self.starts += 1
             self.logf = open(self.log_path, "ab")
@@ -204,6 +207,10 @@ class Server:
             err = self.wait_listening(self.c2s_port)
             if err is None:
                 err = self.wait_listening(self.tls_port)
+            for key, port in (("http", self.http_port),
+                              ("https", self.https_port)):
+                if err is None and str(self.extra.get(key, "on")) != "off":
+                    err = self.wait_listening(port)
             if err is None:
                 return
             if self.proc.poll() is not None and \

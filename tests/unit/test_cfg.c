@@ -76,6 +76,12 @@ static void test_defaults(void **state)
     assert_string_equal(c.c2s, "127.0.0.1:5222");
     assert_string_equal(c.c2s_tls, "127.0.0.1:5223");
     assert_string_equal(c.http, "127.0.0.1:5280");
+    assert_string_equal(c.https, "");
+    assert_int_equal(c.http_max_body, 1048576);
+    assert_int_equal(c.http_timeout, 30);
+    assert_null(c.http_public_url);
+    assert_null(c.websocket_url);
+    assert_false(c.http_trust_proxy);
     assert_null(c.tls_cert);
     assert_null(c.tls_key);
     assert_int_equal(c.registration, REG_CLOSED);
@@ -116,6 +122,12 @@ static void test_every_key(void **state)
                        "c2s = 0.0.0.0:5222\n"
                        "c2s_tls = [::]:5223\n"
                        "http = localhost:8080\n"
+                       "https = [::1]:8443\n"
+                       "http_max_body = 0\n"
+                       "http_timeout = 5\n"
+                       "http_public_url = https://chat.example.com/\n"
+                       "websocket_url = wss://ws.example.com/x\n"
+                       "http_trust_proxy = yes\n"
                        "tls_cert = /etc/theke/cert.pem\n"
                        "tls_key = /etc/theke/key.pem\n"
                        "registration = invite\n"
@@ -132,6 +144,12 @@ static void test_every_key(void **state)
     assert_string_equal(c.c2s, "0.0.0.0:5222");
     assert_string_equal(c.c2s_tls, "[::]:5223");
     assert_string_equal(c.http, "localhost:8080");
+    assert_string_equal(c.https, "[::1]:8443");
+    assert_int_equal(c.http_max_body, 0);
+    assert_int_equal(c.http_timeout, 5);
+    assert_string_equal(c.http_public_url, "https://chat.example.com/");
+    assert_string_equal(c.websocket_url, "wss://ws.example.com/x");
+    assert_true(c.http_trust_proxy);
     assert_string_equal(c.tls_cert, "/etc/theke/cert.pem");
     assert_string_equal(c.tls_key, "/etc/theke/key.pem");
     assert_int_equal(c.registration, REG_INVITE);
