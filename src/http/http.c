@@ -734,15 +734,17 @@ static void on_closed(struct conn *c, const char *reason)
     free(hc);
 }
 
-static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
+/* A connection on the accepted socket fd (owned from now on); NULL
+ * when the loop refuses it. */
+static struct http_conn *http_conn_new(int fd, const struct sockaddr *peer,
+                                       bool tls)
 {
-    bool tls = ud != NULL;
     struct http_conn *hc = xcalloc(1, sizeof(*hc));
     hc->c = conn_new(srv.loop, fd, peer, tls ? srv.tls : NULL, &http_handler,
                      hc);
     if (!hc->c) {
         free(hc);
-        return;
+        return NULL;
     }
     hc->secure = tls;
     hc->via_loopback = hc->c->peer_loopback;
@@ -755,6 +757,12 @@ static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
                 on_timer, hc);
     log_debug(hc->c->id, "http: connection from %s%s", hc->c->peer_addr,
               tls ? " (TLS)" : "");
+    return hc;
+}
+
+static void accept_conn(void *ud, int fd, const struct sockaddr *peer)
+{
+    http_conn_new(fd, peer, ud != NULL);
 }
 
 /* ---- listeners ---- */

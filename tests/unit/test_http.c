@@ -1,0 +1,205 @@
+/* test_http.c -- the HTTP server's request cycle through socketpairs:
+ * an answer given later (asynchronously) holds back the pipelined
+ * request behind it, which is then answered in order; a connection
+ * that goes away while a handler holds its request tells the handler;
+ * and an answer given after the connection is gone is dropped.
+ *
+ * http.c is included to reach its connection constructor. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http.c"
+
+static struct cfg cfg;
+static struct http_req *held; /* the request /later keeps */
+static int aborts;
+
+static void later(struct http_req *r, void *ud)
+{
+    (void)ud;
+    held = r;
+}
+
+static void count_abort(void *ud)
+{
+    (void)ud;
+    aborts++;
+    held = NULL;
+}
+
+static void with_abort(struct http_req *r, void *ud)
+{
+    (void)ud;
+    held = r;
+    http_req_on_abort(r, count_abort, NULL);
+}
+
+static void now(struct http_req *r, void *ud)
+{
+    http_respond(r, 200, "text/plain", NULL, ud, strlen(ud));
+}
+
+/* Answers with what it read of the head, for the split test. */
+static void echo_head(struct http_req *r, void *ud)
+{
+    (void)ud;
+    struct buf b = BUF_INIT;
+    const char *e = http_req_header(r, "x-empty");
+    const char *bl = http_req_header(r, "X-BLANK");
+    buf_printf(&b, "[%s][%s][%s][%s][%s][%d][%u]", r->path, r->query,
+               e ? e : "(none)", bl ? bl : "(none)",
+               http_req_header(r, "X-Spaced"),
+               http_req_header_has(r, "Connection", "upgrade"), r->nheaders);
+    http_respond(r, 200, "text/plain", NULL, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg_defaults(&cfg);
+    srv.cfg = &cfg;
+    srv.domain = cfg.domain;
+    srv.loop = loop_new();
+    http_route(HTTP_M_GET, "/later", later, NULL, 0);
+    http_route(HTTP_M_GET, "/abort", with_abort, NULL, 0);
+    http_route(HTTP_M_GET, "/now", now, "now-body", 0);
+    http_route(HTTP_M_GET, "/echo", echo_head, NULL, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    conn_close_all();
+    http_stop();
+    loop_free(srv.loop);
+    cfg_free(&cfg);
+    srv = (struct server){ 0 };
+    return 0;
+}
+
+/* A server connection on one end of a socketpair; *peer gets the other. */
+static struct http_conn *connect_peer(int *peer)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    struct http_conn *hc = http_conn_new(sv[0], NULL, false);
+    assert_non_null(hc);
+    *peer = sv[1];
+    return hc;
+}
+
+/* What the server sent since the last call. */
+static void read_back(int fd, struct buf *out)
+{
+    conn_flush_all(srv.loop, NULL);
+    char b[8192];
+    ssize_t n;
+    while ((n = read(fd, b, sizeof(b))) > 0)
+        buf_append(out, b, (size_t)n);
+}
+
+static void feed(struct http_conn *hc, const char *s)
+{
+    on_data(hc->c, s, strlen(s));
+}
+
+static void test_async_in_order(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    held = NULL;
+    feed(hc, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_non_null(held);
+    assert_string_equal(held->path, "/later");
+    struct buf got = BUF_INIT;
+    read_back(fd, &got);
+    /* Nothing, not even the second answer, before the first. */
+    assert_int_equal(buf_used(&got), 0);
+    http_respond(held, 200, "text/plain", NULL, "later-body", 10);
+    held = NULL;
+    read_back(fd, &got);
+    const char *s = buf_cstr(&got);
+    const char *a = strstr(s, "later-body");
+    const char *b = strstr(s, "now-body");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    assert_int_equal(strncmp(s, "HTTP/1.1 200 OK\r\n", 17), 0);
+    buf_free(&got);
+    close(fd);
+}
+
+static void test_abort_and_late_answer(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    aborts = 0;
+    feed(hc, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_non_null(held);
+    conn_close_async(hc->c, "test");
+    conn_flush_all(srv.loop, NULL);
+    assert_int_equal(aborts, 1);
+    assert_null(held);
+    close(fd);
+
+    /* Without an abort callback the handler still owns the request:
+     * answering after the connection went away only frees it. */
+    hc = connect_peer(&fd);
+    feed(hc, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_non_null(held);
+    conn_close_async(hc->c, "test");
+    conn_flush_all(srv.loop, NULL);
+    http_respond(held, 200, NULL, NULL, "x", 1);
+    held = NULL;
+    close(fd);
+}
+
+static void test_head_split_everywhere(void **state)
+{
+    (void)state;
+    const char *req = "GET /echo/sub?a=b HTTP/1.1\r\nHost: x\r\n"
+                      "X-Empty:\r\nX-Blank:   \r\nX-Spaced:  v w  \r\n"
+                      "Connection: keep-alive, Upgrade\r\n\r\n";
+    size_t len = strlen(req);
+    for (size_t step = 1; step <= len; step++) {
+        int fd;
+        struct http_conn *hc = connect_peer(&fd);
+        for (size_t at = 0; at < len; at += step)
+            on_data(hc->c, req + at, len - at < step ? len - at : step);
+        struct buf got = BUF_INIT;
+        read_back(fd, &got);
+        if (!strstr(buf_cstr(&got), "[/echo/sub][a=b][][][v w][1][5]"))
+            fail_msg("split every %zu bytes: %s", step, buf_cstr(&got));
+        buf_free(&got);
+        conn_close_async(hc->c, "test");
+        conn_flush_all(srv.loop, NULL);
+        close(fd);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_async_in_order),
+        cmocka_unit_test(test_abort_and_late_answer),
+        cmocka_unit_test(test_head_split_everywhere),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
