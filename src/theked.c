@@ -45,12 +45,23 @@ static void usage(FILE *to)
                 "  -v        print the version and exit\n");
 }
 
-static void commit_turn(struct loop *l, void *ud)
+/* Wakes the loop when deferred archive writes fall due. */
+static struct timer commit_timer;
+
+static void commit_due(struct loop *l, void *ud)
 {
     (void)l;
     (void)ud;
-    if (store_flush(srv.store) < 0)
+}
+
+static void commit_turn(struct loop *l, void *ud)
+{
+    (void)ud;
+    int next_ms;
+    if (store_commit_turn(srv.store, &next_ms) < 0)
         log_error(0, "storage commit failed");
+    if (next_ms >= 0 && !timer_armed(&commit_timer))
+        timer_start(l, &commit_timer, (uint64_t)next_ms, commit_due, NULL);
 }
 
 static void on_signal(struct loop *l, int fd, void *ud, unsigned events)
@@ -272,6 +283,7 @@ int main(int argc, char **argv)
 
     loop_run(srv.loop);
 
+    timer_stop(srv.loop, &commit_timer);
     memtrim_stop();
     component_stop();
     http_stop();

@@ -210,3 +210,62 @@ bool crypto_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;
 }
+
+struct crypto_prp {
+    EVP_CIPHER_CTX *enc, *dec;
+};
+
+static EVP_CIPHER_CTX *prp_ctx(const unsigned char *key, int encrypt)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c || EVP_CipherInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL,
+                                encrypt) != 1) {
+        fprintf(stderr, "theke: AES-128 is not available\n");
+        abort();
+    }
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    return c;
+}
+
+struct crypto_prp *crypto_prp_new(const unsigned char key[CRYPTO_PRP_KEY])
+{
+    struct crypto_prp *p = malloc(sizeof(*p));
+    if (!p)
+        abort();
+    p->enc = prp_ctx(key, 1);
+    p->dec = prp_ctx(key, 0);
+    return p;
+}
+
+void crypto_prp_free(struct crypto_prp *p)
+{
+    if (!p)
+        return;
+    EVP_CIPHER_CTX_free(p->enc);
+    EVP_CIPHER_CTX_free(p->dec);
+    free(p);
+}
+
+/* One ECB block: no state carries from one call to the next. */
+static void prp_block(EVP_CIPHER_CTX *c, const unsigned char *in,
+                      unsigned char *out)
+{
+    int n = 0;
+    if (EVP_CipherUpdate(c, out, &n, in, CRYPTO_PRP_BLOCK) != 1 ||
+        n != CRYPTO_PRP_BLOCK)
+        abort();
+}
+
+void crypto_prp_encrypt(struct crypto_prp *p,
+                        const unsigned char in[CRYPTO_PRP_BLOCK],
+                        unsigned char out[CRYPTO_PRP_BLOCK])
+{
+    prp_block(p->enc, in, out);
+}
+
+void crypto_prp_decrypt(struct crypto_prp *p,
+                        const unsigned char in[CRYPTO_PRP_BLOCK],
+                        unsigned char out[CRYPTO_PRP_BLOCK])
+{
+    prp_block(p->dec, in, out);
+}

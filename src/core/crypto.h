@@ -27,4 +27,19 @@ void crypto_random_token(char *out, size_t n);
 /* Compares in time independent of the contents. */
 bool crypto_equal(const void *a, const void *b, size_t len);
 
+/* A secret permutation of 16-byte blocks (AES-128 with a private key):
+ * turns a counter into an id that is unique and cannot be guessed or
+ * counted, and back. */
+#define CRYPTO_PRP_KEY 16
+#define CRYPTO_PRP_BLOCK 16
+struct crypto_prp;
+struct crypto_prp *crypto_prp_new(const unsigned char key[CRYPTO_PRP_KEY]);
+void crypto_prp_free(struct crypto_prp *p);
+void crypto_prp_encrypt(struct crypto_prp *p,
+                        const unsigned char in[CRYPTO_PRP_BLOCK],
+                        unsigned char out[CRYPTO_PRP_BLOCK]);
+void crypto_prp_decrypt(struct crypto_prp *p,
+                        const unsigned char in[CRYPTO_PRP_BLOCK],
+                        unsigned char out[CRYPTO_PRP_BLOCK]);
+
 #endif

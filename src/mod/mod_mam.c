@@ -56,7 +56,7 @@
 #define PAGE_DEFAULT 50   /* messages per page when the client sets none */
 #define PAGE_MAX 250      /* messages per page at most */
 #define PREFS_MAX 250     /* JIDs in the always and never lists together */
-#define ID_LEN 18         /* random [A-Za-z0-9]: 107 bits */
+#define ID_LEN STORE_ARCHIVE_ID_MAX /* ids come from the store */
 #define PURGE_BATCH 500   /* rows deleted per loop turn */
 #define PURGE_FIRST_MS 2000
 #define PURGE_EVERY_MS (3600 * 1000)
@@ -231,14 +231,9 @@ static int archive(const char *user, const struct stanza *m,
     char *bare = jid_bare_dup(with);
     struct str res = jid_resource(with);
     char *resource = xstrndup(res.p ? res.p : "", res.len);
-    struct archive_msg am = { id, now_ms(), bare, resource, buf_data(&xml),
+    struct archive_msg am = { NULL, now_ms(), bare, resource, buf_data(&xml),
                               buf_used(&xml) };
-    int r;
-    int tries = 0;
-    do {
-        crypto_random_token(id, ID_LEN);
-        r = store_archive_append(srv.store, user, &am);
-    } while (r == -ERR_EXISTS && ++tries < 3);
+    int r = store_archive_append(srv.store, user, &am, id);
     free(resource);
     free(bare);
     buf_free(&xml);

@@ -48,6 +48,11 @@ int store_flush(struct store *st)
     return st->ops->flush(st);
 }
 
+int store_commit_turn(struct store *st, int *next_ms)
+{
+    return st->ops->commit_turn(st, next_ms);
+}
+
 int store_user_create(struct store *st, const char *user,
                       const struct scram_creds *sha1,
                       const struct scram_creds *sha256)
@@ -220,15 +225,15 @@ int store_kv_del(struct store *st, const char *user, const char *ns,
 }
 
 int store_archive_append(struct store *st, const char *user,
-                         const struct archive_msg *m)
+                         const struct archive_msg *m, char *id_out)
 {
-    if (!user || !m || !m->id || !*m->id || !m->with || !m->with_res ||
-        (!m->xml && m->len))
+    if (!user || !m || !m->with || !m->with_res || (!m->xml && m->len) ||
+        !id_out)
         return -ERR_INVAL;
     struct archive_msg copy = *m;
     if (!copy.xml)
         copy.xml = "";
-    return st->ops->archive_append(st, user, &copy);
+    return st->ops->archive_append(st, user, &copy, id_out);
 }
 
 int store_archive_query(struct store *st, const char *user,

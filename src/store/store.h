@@ -45,8 +45,12 @@ void roster_item_copy(struct roster_item *dst, const struct roster_item *src);
 /* A message of an account's archive (XEP-0313). Filled in by the caller
  * for store_archive_append(); handed to store_archive_fn with every
  * string borrowed for the callback. */
+/* Stanza ids the store makes: unique, unguessable, at most this long. */
+#define STORE_ARCHIVE_ID_MAX 22
+
 struct archive_msg {
-    const char *id;       /* stanza id (XEP-0359), unique per account */
+    const char *id;       /* stanza id (XEP-0359), unique per account;
+                             made by the store, ignored on append */
     int64_t ts_ms;        /* when it was archived, Unix milliseconds */
     const char *with;     /* the other party's bare JID */
     const char *with_res; /* its resource, "" when none */
@@ -100,6 +104,7 @@ struct store_ops {
     const char *name;
     void (*close)(struct store *st);
     int (*flush)(struct store *st);
+    int (*commit_turn)(struct store *st, int *next_ms);
 
     int (*user_create)(struct store *st, const char *user,
                        const struct scram_creds *sha1,
@@ -144,7 +149,7 @@ struct store_ops {
                   const char *key);
 
     int (*archive_append)(struct store *st, const char *user,
-                          const struct archive_msg *m);
+                          const struct archive_msg *m, char *id_out);
     int (*archive_query)(struct store *st, const char *user,
                          const struct archive_filter *f,
                          store_archive_fn *fn, void *ud);
@@ -182,8 +187,13 @@ int store_sqlite_open(const char *path, struct store **out);
 /* --- wrappers: every function returns 0 or a negative ERR_* --- */
 
 void store_close(struct store *st);
-/* Commits the writes of the current batch. */
+/* Commits the writes of the current batch, archive appends included. */
 int store_flush(struct store *st);
+/* Once per loop turn: commits the writes of the batch, and the archive
+ * appends too when they have waited long enough or other writes commit
+ * anyway (they are cheaper written many turns at once). *next_ms: in how
+ * many ms the waiting appends are due, -1 when none wait. */
+int store_commit_turn(struct store *st, int *next_ms);
 
 /* -ERR_EXISTS when the user exists. */
 int store_user_create(struct store *st, const char *user,
@@ -247,11 +257,13 @@ int store_kv_list(struct store *st, const char *user, const char *ns,
                   store_kv_fn *fn, void *ud);
 
 /* Message archive (XEP-0313). Rows are ordered by when they were
- * appended; ids are the caller's (random, unique per account:
- * -ERR_EXISTS when taken). What to archive, and for how long, is the
- * caller's choice. */
+ * appended. The store gives each its stanza id (written to id_out,
+ * STORE_ARCHIVE_ID_MAX + 1 bytes): unique, and revealing neither order
+ * nor volume. Appends may be written to disk up to a tenth of a second
+ * later (see store_commit_turn()); every read of the archive sees them.
+ * What to archive, and for how long, is the caller's choice. */
 int store_archive_append(struct store *st, const char *user,
-                         const struct archive_msg *m);
+                         const struct archive_msg *m, char *id_out);
 /* Calls fn for up to f->limit messages matching f, oldest first, or
  * newest first with f->newest_first. -ERR_NOTFOUND when an id of
  * f->after_id or f->before_id names no message of the account. */

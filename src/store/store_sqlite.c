@@ -31,8 +31,10 @@
 #include <sqlite3.h>
 
 #include "core/alloc.h"
+#include "core/crypto.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "schema.h"
 
 /* How long a write waits for another process's transaction (thekectl
@@ -95,11 +97,14 @@ enum q {
     Q_INVITE_GET,
     Q_INVITE_DEL,
     Q_INVITE_PURGE,
+    Q_ARCHIVE_NEXT_SEQ,
+    Q_SECRET_GET,
+    Q_SECRET_PUT,
     Q_COUNT
 };
 
 #define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
-#define ARCHIVE_COLS "sid, ts, with_bare, with_res, xml"
+#define ARCHIVE_COLS "seq, ts, with_bare, with_res, xml"
 /* ?1 user, ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive
  * time bounds; the queries add ?6 the limit, then the 'with' filter
  * (?7 bare JID, ?8 resource or NULL); the counts take it as ?6, ?7.
@@ -174,9 +179,9 @@ static const char *const sql_text[Q_COUNT] = {
         " ON CONFLICT (username, ns, key) DO UPDATE SET value = excluded.value",
     [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
     [Q_ARCHIVE_APPEND] =
-        "INSERT INTO archive (username, sid, ts, with_bare, with_res, xml)"
+        "INSERT INTO archive (seq, username, ts, with_bare, with_res, xml)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_ARCHIVE_SEQ] = "SELECT seq FROM archive WHERE username = ?1 AND sid = ?2",
+    [Q_ARCHIVE_SEQ] = "SELECT seq FROM archive WHERE username = ?1 AND seq = ?2",
     [Q_ARCHIVE_ASC] =
         "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY seq LIMIT ?6",
     [Q_ARCHIVE_DESC] =
@@ -189,10 +194,18 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_ARCHIVE_WITH_COUNT] =
         "SELECT COUNT(*)" ARCHIVE_WHERE ARCHIVE_WITH("6", "7"),
     [Q_ARCHIVE_GET] =
-        "SELECT " ARCHIVE_COLS " FROM archive WHERE username = ?1 AND sid = ?2",
+        "SELECT " ARCHIVE_COLS " FROM archive WHERE username = ?1 AND seq = ?2",
+    /* The oldest rows by seq, which is the order they were archived in:
+     * no index on ts to maintain for every message. */
     [Q_ARCHIVE_PURGE] =
-        "DELETE FROM archive WHERE seq IN (SELECT seq FROM archive"
-        " WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+        "DELETE FROM archive WHERE seq IN (SELECT seq FROM (SELECT seq, ts"
+        " FROM archive ORDER BY seq LIMIT ?2) WHERE ts < ?1)",
+    [Q_ARCHIVE_NEXT_SEQ] =
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'archive'), 0), COALESCE((SELECT MAX(seq) FROM archive),"
+        " 0)) + 1",
+    [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
+    [Q_SECRET_PUT] = "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
     [Q_BLOCK_ADD] = "INSERT INTO blocklist (username, jid) VALUES (?1, ?2)"
                     " ON CONFLICT (username, jid) DO NOTHING",
     [Q_BLOCK_DEL] = "DELETE FROM blocklist WHERE username = ?1 AND jid = ?2",
@@ -213,6 +226,12 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_INVITE_PURGE] = "DELETE FROM invites WHERE expires_at < ?1",
 };
 
+/* Archive rows wait in memory for at most this long, this many rows or
+ * about this many bytes before they are written (sqlite_archive_append). */
+#define ARCHIVE_DEFER_MS 100
+#define ARCHIVE_DEFER_ROWS 4096
+#define ARCHIVE_DEFER_BYTES (4u << 20)
+
 struct sqlite_store {
     struct store base;           /* public: must stay first */
     sqlite3 *db;                 /* private */
@@ -221,6 +240,35 @@ struct sqlite_store {
     bool in_tx;                  /* a batch is open (BEGIN was run) */
     bool lost;                   /* SQLite rolled the batch back on error;
                                     reported by the next flush */
+    /* Archive rows wait here until a commit takes them (see
+     * sqlite_commit_turn). */
+    struct deferred_row *deferred;
+    size_t ndeferred, deferred_cap, deferred_bytes;
+    int64_t deferred_since_ms;   /* when the oldest one was queued */
+    int64_t next_seq;            /* the next archive seq to hand out */
+    struct crypto_prp *id_prp;   /* archive seq <-> stanza id */
+    struct checkpointer *ckpt;   /* NULL for an in-memory database */
+};
+
+/* Copies the WAL back into the database on a thread of its own, with its
+ * own connection: a checkpoint reads, writes and fsyncs megabytes, which
+ * must not happen on the event loop. The loop's connection never
+ * checkpoints itself (wal_autocheckpoint = 0); its commits wake this
+ * thread once the WAL holds CHECKPOINT_PAGES pages. */
+#define CHECKPOINT_PAGES 1000
+
+struct checkpointer {
+    pthread_t thread;
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool due, stop;
+};
+
+struct deferred_row {
+    int64_t seq, ts_ms;
+    char *user, *with, *with_res, *xml; /* owned */
+    size_t len;
 };
 
 static struct sqlite_store *from_store(struct store *st);
@@ -244,6 +292,10 @@ static int read_int(struct sqlite_store *s, const char *sql, int64_t *out);
 static int set_journal_wal(struct sqlite_store *s, const char *path);
 static int migrate(struct sqlite_store *s);
 static void destroy(struct sqlite_store *s);
+static int drain_deferred(struct sqlite_store *s);
+static int archive_setup(struct sqlite_store *s);
+static int commit(struct sqlite_store *s);
+static void checkpointer_stop(struct checkpointer *c);
 
 static struct sqlite_store *from_store(struct store *st)
 {
@@ -611,7 +663,10 @@ static int sqlite_user_delete(struct store *st, const char *user,
                               const char *bare_jid)
 {
     struct sqlite_store *s = from_store(st);
-    int r = op_begin(s);
+    int r = drain_deferred(s);
+    if (r < 0)
+        return r;
+    r = op_begin(s);
     if (r < 0)
         return r;
     /* The account's own rows go by ON DELETE CASCADE. */
@@ -860,20 +915,144 @@ static int sqlite_kv_del(struct store *st, const char *user, const char *ns,
 
 /* --- message archive --- */
 
-static int sqlite_archive_append(struct store *st, const char *user,
-                                 const struct archive_msg *m)
+/* Stanza ids: the seq, big-endian, then eight zero bytes, under the
+ * secret permutation, in unpadded base64url (22 characters). An id that
+ * does not decrypt to zeros there was not made here. */
+static void archive_id(struct sqlite_store *s, int64_t seq,
+                       char out[STORE_ARCHIVE_ID_MAX + 1])
 {
-    int r = run(from_store(st), Q_ARCHIVE_APPEND, "ttittb", user, m->id,
-                m->ts_ms, m->with, m->with_res, m->xml, m->len);
-    return r < 0 ? r : 0;
+    static const char b64url[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char block[CRYPTO_PRP_BLOCK] = { 0 }, enc[CRYPTO_PRP_BLOCK];
+    for (int i = 0; i < 8; i++)
+        block[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+    crypto_prp_encrypt(s->id_prp, block, enc);
+    unsigned bits = 0, nbits = 0, o = 0;
+    for (int i = 0; i < CRYPTO_PRP_BLOCK; i++) {
+        bits = (bits << 8) | enc[i];
+        nbits += 8;
+        while (nbits >= 6) {
+            nbits -= 6;
+            out[o++] = b64url[(bits >> nbits) & 63];
+        }
+    }
+    if (nbits)
+        out[o++] = b64url[(bits << (6 - nbits)) & 63];
+    out[o] = '\0';
+}
+
+/* The seq of an id this store made; -ERR_NOTFOUND for anything else. */
+static int archive_id_seq(struct sqlite_store *s, const char *id,
+                          int64_t *out)
+{
+    if (strlen(id) != STORE_ARCHIVE_ID_MAX)
+        return -ERR_NOTFOUND;
+    unsigned char enc[CRYPTO_PRP_BLOCK + 1], block[CRYPTO_PRP_BLOCK];
+    unsigned bits = 0, nbits = 0, o = 0;
+    for (const char *p = id; *p; p++) {
+        int v = *p >= 'A' && *p <= 'Z'   ? *p - 'A'
+                : *p >= 'a' && *p <= 'z' ? *p - 'a' + 26
+                : *p >= '0' && *p <= '9' ? *p - '0' + 52
+                : *p == '-'              ? 62
+                : *p == '_'              ? 63
+                                         : -1;
+        if (v < 0)
+            return -ERR_NOTFOUND;
+        bits = (bits << 6) | (unsigned)v;
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            enc[o++] = (unsigned char)(bits >> nbits);
+        }
+    }
+    if (o != CRYPTO_PRP_BLOCK)
+        return -ERR_NOTFOUND;
+    crypto_prp_decrypt(s->id_prp, enc, block);
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = (seq << 8) | block[i];
+    for (int i = 8; i < CRYPTO_PRP_BLOCK; i++)
+        if (block[i])
+            return -ERR_NOTFOUND;
+    if (seq == 0 || seq > INT64_MAX)
+        return -ERR_NOTFOUND;
+    *out = (int64_t)seq;
+    return 0;
+}
+
+static void deferred_free(struct deferred_row *d)
+{
+    free(d->user);
+    free(d->with);
+    free(d->with_res);
+    free(d->xml);
+}
+
+/* Writes the queued archive rows into the open batch (opening one). */
+static int drain_deferred(struct sqlite_store *s)
+{
+    if (s->ndeferred == 0)
+        return 0;
+    int r = begin_write(s);
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        struct deferred_row *d = &s->deferred[i];
+        if (r == 0) {
+            int w = run(s, Q_ARCHIVE_APPEND, "itittb", d->seq, d->user,
+                        d->ts_ms, d->with, d->with_res, d->xml, d->len);
+            /* An account deleted meanwhile takes its rows with it. */
+            if (w < 0 && w != -ERR_NOTFOUND)
+                r = w;
+        }
+        deferred_free(d);
+    }
+    s->ndeferred = 0;
+    s->deferred_bytes = 0;
+    return r;
+}
+
+/* Archive rows are written later, several loop turns at once: every
+ * commit rewrites each B-tree page it touched, and a message archived in
+ * two accounts touches pages all over the indexes. A row waits at most
+ * ARCHIVE_DEFER_MS, and any commit of other writes takes the waiting
+ * rows along, so offline storage and the archive stay consistent. */
+static int sqlite_archive_append(struct store *st, const char *user,
+                                 const struct archive_msg *m, char *id_out)
+{
+    struct sqlite_store *s = from_store(st);
+    if (s->ndeferred == s->deferred_cap) {
+        s->deferred_cap = s->deferred_cap ? s->deferred_cap * 2 : 256;
+        s->deferred = xrealloc(s->deferred,
+                               s->deferred_cap * sizeof(*s->deferred));
+    }
+    if (s->ndeferred == 0)
+        s->deferred_since_ms = now_ms();
+    struct deferred_row *d = &s->deferred[s->ndeferred++];
+    d->seq = s->next_seq++;
+    d->ts_ms = m->ts_ms;
+    d->user = xstrdup(user);
+    d->with = xstrdup(m->with);
+    d->with_res = xstrdup(m->with_res);
+    d->xml = xmalloc(m->len + 1);
+    memcpy(d->xml, m->xml, m->len);
+    d->xml[m->len] = '\0';
+    d->len = m->len;
+    s->deferred_bytes += m->len + 64;
+    archive_id(s, d->seq, id_out);
+    if (s->ndeferred >= ARCHIVE_DEFER_ROWS ||
+        s->deferred_bytes >= ARCHIVE_DEFER_BYTES)
+        return drain_deferred(s);
+    return 0;
 }
 
 /* The seq of the message called id in *out; -ERR_NOTFOUND when none. */
 static int archive_seq(struct sqlite_store *s, const char *user,
                        const char *id, int64_t *out)
 {
+    int64_t seq;
+    if (archive_id_seq(s, id, &seq) < 0)
+        return -ERR_NOTFOUND;
     return step_int(s, Q_ARCHIVE_SEQ,
-                    query(s, Q_ARCHIVE_SEQ, "tt", user, id), out);
+                    query(s, Q_ARCHIVE_SEQ, "ti", user, seq), out);
 }
 
 /* The seq bounds of f: ids resolved, absent ones wide open. */
@@ -907,9 +1086,11 @@ static int step_archive(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt,
                         store_archive_fn *fn, void *ud)
 {
     int rc;
+    char id[STORE_ARCHIVE_ID_MAX + 1];
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         struct archive_msg m;
-        m.id = (const char *)sqlite3_column_text(stmt, 0);
+        archive_id(s, sqlite3_column_int64(stmt, 0), id);
+        m.id = id;
         m.ts_ms = sqlite3_column_int64(stmt, 1);
         m.with = (const char *)sqlite3_column_text(stmt, 2);
         m.with_res = (const char *)sqlite3_column_text(stmt, 3);
@@ -932,7 +1113,9 @@ static int sqlite_archive_query(struct store *st, const char *user,
 {
     struct sqlite_store *s = from_store(st);
     int64_t after, before;
-    int r = archive_bounds(s, user, f, &after, &before);
+    int r = drain_deferred(s);
+    if (r == 0)
+        r = archive_bounds(s, user, f, &after, &before);
     if (r < 0)
         return r;
     enum q q;
@@ -956,7 +1139,9 @@ static int sqlite_archive_count(struct store *st, const char *user,
 {
     struct sqlite_store *s = from_store(st);
     int64_t after, before;
-    int r = archive_bounds(s, user, f, &after, &before);
+    int r = drain_deferred(s);
+    if (r == 0)
+        r = archive_bounds(s, user, f, &after, &before);
     if (r < 0)
         return r;
     enum q q = f->with ? Q_ARCHIVE_WITH_COUNT : Q_ARCHIVE_COUNT;
@@ -985,7 +1170,13 @@ static int sqlite_archive_get(struct store *st, const char *user,
                               const char *id, store_archive_fn *fn, void *ud)
 {
     struct sqlite_store *s = from_store(st);
-    sqlite3_stmt *stmt = query(s, Q_ARCHIVE_GET, "tt", user, id);
+    int64_t seq;
+    int r0 = drain_deferred(s);
+    if (r0 < 0)
+        return r0;
+    if (archive_id_seq(s, id, &seq) < 0)
+        return -ERR_NOTFOUND;
+    sqlite3_stmt *stmt = query(s, Q_ARCHIVE_GET, "ti", user, seq);
     if (!stmt)
         return -ERR_STORE;
     struct get_ctx c = { fn, ud, false };
@@ -996,8 +1187,11 @@ static int sqlite_archive_get(struct store *st, const char *user,
 static int sqlite_archive_purge(struct store *st, int64_t before_ms,
                                 unsigned limit)
 {
-    return run(from_store(st), Q_ARCHIVE_PURGE, "ii", before_ms,
-               (int64_t)limit);
+    struct sqlite_store *s = from_store(st);
+    int r = drain_deferred(s);
+    if (r < 0)
+        return r;
+    return run(s, Q_ARCHIVE_PURGE, "ii", before_ms, (int64_t)limit);
 }
 
 /* --- block lists --- */
@@ -1118,9 +1312,9 @@ static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
 
 /* --- batches, open and close --- */
 
-static int sqlite_flush(struct store *st)
+/* Commits the open batch, if any. */
+static int commit(struct sqlite_store *s)
 {
-    struct sqlite_store *s = from_store(st);
     int r = 0;
     check_tx(s);
     if (s->in_tx) {
@@ -1142,6 +1336,141 @@ static int sqlite_flush(struct store *st)
         r = -ERR_STORE;
     }
     return r;
+}
+
+static int sqlite_flush(struct store *st)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = drain_deferred(s);
+    int c = commit(s);
+    return r < 0 ? r : c;
+}
+
+static int sqlite_commit_turn(struct store *st, int *next_ms)
+{
+    struct sqlite_store *s = from_store(st);
+    *next_ms = -1;
+    check_tx(s);
+    if (!s->in_tx && s->ndeferred) {
+        int64_t waited = now_ms() - s->deferred_since_ms;
+        if (waited < ARCHIVE_DEFER_MS) {
+            *next_ms = (int)(ARCHIVE_DEFER_MS - waited);
+            return commit(s);
+        }
+    }
+    return sqlite_flush(st);
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct checkpointer *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        if (!c->due) {
+            pthread_cond_wait(&c->wake, &c->lock);
+            continue;
+        }
+        c->due = false;
+        pthread_mutex_unlock(&c->lock);
+        /* PASSIVE: never waits for the loop's writes nor blocks them. */
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
+                                           SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                           NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warn(0, "store: checkpoint: %s (%d)", sqlite3_errmsg(c->db),
+                     rc);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* sqlite3_wal_hook: after each commit of the loop's connection. */
+static int wal_grew(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    struct checkpointer *c = ud;
+    if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&c->lock);
+        c->due = true;
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+    }
+    return SQLITE_OK;
+}
+
+static int checkpointer_start(struct sqlite_store *s, const char *path)
+{
+    if (strcmp(path, ":memory:") == 0)
+        return 0;
+    struct checkpointer *c = xcalloc(1, sizeof(*c));
+    int rc = sqlite3_open_v2(path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: checkpoint connection: %s",
+                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return -ERR_STORE;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    if (!thread_start(&c->thread, checkpoint_main, c)) {
+        sqlite3_close(c->db);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->wake);
+        free(c);
+        return -ERR_STORE;
+    }
+    s->ckpt = c;
+    exec_sql(s, "PRAGMA wal_autocheckpoint = 0");
+    sqlite3_wal_hook(s->db, wal_grew, c);
+    return 0;
+}
+
+static void checkpointer_stop(struct checkpointer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stop = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->wake);
+    free(c);
+}
+
+/* The archive's next seq and its id key (made on first open). */
+static int archive_setup(struct sqlite_store *s)
+{
+    if (step_int(s, Q_ARCHIVE_NEXT_SEQ, query(s, Q_ARCHIVE_NEXT_SEQ, ""),
+                 &s->next_seq) < 0)
+        return -ERR_STORE;
+    unsigned char key[CRYPTO_PRP_KEY];
+    sqlite3_stmt *st = query(s, Q_SECRET_GET, "t", "archive-id-key");
+    if (!st)
+        return -ERR_STORE;
+    int rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW &&
+                 sqlite3_column_bytes(st, 0) == CRYPTO_PRP_KEY;
+    if (found)
+        memcpy(key, sqlite3_column_blob(st, 0), CRYPTO_PRP_KEY);
+    stmt_put(s, Q_SECRET_GET, st);
+    if (!found) {
+        crypto_random(key, sizeof(key));
+        if (run(s, Q_SECRET_PUT, "tb", "archive-id-key", (const char *)key,
+                sizeof(key)) < 0 ||
+            commit(s) < 0)
+            return -ERR_STORE;
+    }
+    s->id_prp = crypto_prp_new(key);
+    explicit_bzero(key, sizeof(key));
+    return 0;
 }
 
 /* Runs SQL that returns no rows (migrations, pragmas). */
@@ -1242,6 +1571,11 @@ fail:
 
 static void destroy(struct sqlite_store *s)
 {
+    checkpointer_stop(s->ckpt);
+    for (size_t i = 0; i < s->ndeferred; i++)
+        deferred_free(&s->deferred[i]);
+    free(s->deferred);
+    crypto_prp_free(s->id_prp);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -1263,6 +1597,7 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
     .flush = sqlite_flush,
+    .commit_turn = sqlite_commit_turn,
     .user_create = sqlite_user_create,
     .user_set_creds = sqlite_user_set_creds,
     .user_get_creds = sqlite_user_get_creds,
@@ -1340,6 +1675,8 @@ int store_sqlite_open(const char *path, struct store **out)
             goto fail;
         }
     }
+    if (archive_setup(s) < 0 || checkpointer_start(s, path) < 0)
+        goto fail;
     *out = &s->base;
     return 0;
 fail:

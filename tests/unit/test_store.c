@@ -746,21 +746,40 @@ static void test_kv(void **state)
 
 /* --- message archive --- */
 
+/* The ids the store gave messages "a", "b", ...: the tests name them by
+ * letter. */
+static char archive_ids[8][STORE_ARCHIVE_ID_MAX + 1];
+
+static const char *name_of(const char *id)
+{
+    static const char *const names[] = { "a", "b", "c", "d",
+                                         "e", "f", "g", "h" };
+    for (int i = 0; i < 8; i++)
+        if (strcmp(archive_ids[i], id) == 0)
+            return names[i];
+    return "?";
+}
+
+static const char *id_of(const char *name) { return archive_ids[name[0] - 'a']; }
+
 static void collect_archive(void *ud, const struct archive_msg *m)
 {
     struct collect *c = ud;
     assert_int_equal(m->xml[m->len], '\0');
-    buf_printf(&c->b, "%s:%s/%s:%s\n", m->id, m->with, m->with_res, m->xml);
+    buf_printf(&c->b, "%s:%s/%s:%s\n", name_of(m->id), m->with, m->with_res,
+               m->xml);
     c->n++;
 }
 
-static void append(struct store *st, const char *user, const char *id,
+static void append(struct store *st, const char *user, const char *name,
                    int64_t ts, const char *with, const char *res)
 {
     char xml[32];
-    snprintf(xml, sizeof(xml), "<m%s/>", id);
-    struct archive_msg m = { id, ts, with, res, xml, strlen(xml) };
-    assert_int_equal(store_archive_append(st, user, &m), 0);
+    snprintf(xml, sizeof(xml), "<m%s/>", name);
+    struct archive_msg m = { NULL, ts, with, res, xml, strlen(xml) };
+    char *id = archive_ids[name[0] - 'a'];
+    assert_int_equal(store_archive_append(st, user, &m, id), 0);
+    assert_int_equal(strlen(id), STORE_ARCHIVE_ID_MAX);
 }
 
 static const char *query_ids(struct store *st, struct collect *c,
@@ -791,13 +810,21 @@ static void test_archive(void **state)
     struct collect c = { BUF_INIT, 0 };
     assert_int_equal(add_user(f->st, "alice", 1), 0);
     assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_flush(f->st), 0);
     append(f->st, "alice", "a", 1000, "bob@x", "r1");
     append(f->st, "alice", "b", 2000, "carol@x", "");
     append(f->st, "alice", "c", 3000, "bob@x", "r2");
     append(f->st, "alice", "d", 4000, "bob@x", "r1");
     append(f->st, "bob", "e", 1500, "alice@x", "");
-    struct archive_msg dup = { "a", 5000, "bob@x", "", "<x/>", 4 };
-    assert_int_equal(store_archive_append(f->st, "alice", &dup), -ERR_EXISTS);
+    /* Ids are unique and reveal no order. */
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            assert_string_not_equal(archive_ids[i], archive_ids[j]);
+    /* Appends wait for a later commit; reads see them at once. */
+    int next_ms = -2;
+    assert_int_equal(store_commit_turn(f->st, &next_ms), 0);
+    assert_true(next_ms >= 0 && next_ms <= 100);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
 
     struct archive_filter q = ARCHIVE_FILTER_ALL;
     q.limit = 10;
@@ -818,10 +845,10 @@ static void test_archive(void **state)
     assert_string_equal(query_ids(f->st, &c, &q), "b c ");
     q = ARCHIVE_FILTER_ALL;
     q.limit = 10;
-    q.after_id[0] = "a";
-    q.before_id[1] = "d";
+    q.after_id[0] = id_of("a");
+    q.before_id[1] = id_of("d");
     assert_string_equal(query_ids(f->st, &c, &q), "b c ");
-    q.after_id[1] = "b";
+    q.after_id[1] = id_of("b");
     assert_string_equal(query_ids(f->st, &c, &q), "c ");
     int64_t n;
     assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
@@ -830,24 +857,34 @@ static void test_archive(void **state)
     assert_int_equal(store_archive_query(f->st, "alice", &q, collect_archive,
                                          &c),
                      -ERR_NOTFOUND);
+    /* A well-formed id that this store did not make. */
+    q.before_id[0] = "AAAAAAAAAAAAAAAAAAAAAA";
+    assert_int_equal(store_archive_query(f->st, "alice", &q, collect_archive,
+                                         &c),
+                     -ERR_NOTFOUND);
     /* Another account's ids are unknown here. */
     q = ARCHIVE_FILTER_ALL;
-    q.after_id[0] = "e";
+    q.after_id[0] = id_of("e");
     assert_int_equal(store_archive_count(f->st, "alice", &q, &n),
                      -ERR_NOTFOUND);
+    /* The reads wrote the waiting rows into the batch. */
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 5);
 
     buf_reset(&c.b);
-    assert_int_equal(store_archive_get(f->st, "alice", "c", collect_archive,
-                                       &c),
+    assert_int_equal(store_archive_get(f->st, "alice", id_of("c"),
+                                       collect_archive, &c),
                      0);
     assert_string_equal(collected(&c), "c:bob@x/r2:<mc/>\n");
-    assert_int_equal(store_archive_get(f->st, "alice", "e", collect_archive,
-                                       &c),
+    assert_int_equal(store_archive_get(f->st, "alice", id_of("e"),
+                                       collect_archive, &c),
                      -ERR_NOTFOUND);
 
-    /* Purge in steps, oldest first, across accounts. */
+    /* Purge in steps, across accounts, walking the oldest rows in the
+     * order they were archived: a, b; then c (d is recent); then e. */
     assert_int_equal(store_archive_purge(f->st, 3500, 2), 2);
-    assert_int_equal(store_archive_purge(f->st, 3500, 2), 2);
+    assert_int_equal(store_archive_purge(f->st, 3500, 2), 1);
+    assert_int_equal(store_archive_purge(f->st, 3500, 2), 1);
     assert_int_equal(store_archive_purge(f->st, 3500, 2), 0);
     q = ARCHIVE_FILTER_ALL;
     q.limit = 10;
