@@ -202,10 +202,10 @@ def accept_for(key):
 class WsRaw(HttpRaw):
     """A WebSocket connection with the xmpp subprotocol, driven by hand."""
 
-    def __init__(self, srv, tls=False, timeout=10):
+    def __init__(self, srv, tls=False, timeout=10, extra=()):
         super().__init__(srv, tls=tls, timeout=timeout)
         self.srv = srv
-        data, key = handshake_request(srv)
+        data, key = handshake_request(srv, extra=extra)
         self.send(data)
         r = self.read_response(what="WebSocket handshake")
         check(r.status == 101, "WebSocket handshake answered %r" % r)
