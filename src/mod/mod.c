@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "xmpp/session.h"
 
 #define MODULE(name) int mod_##name##_init(struct mod *m);
 #include "mod/modules.def"
@@ -100,4 +101,5 @@ void modules_shutdown(void)
     server_features = (struct feature_list){ 0 };
     account_features = (struct feature_list){ 0 };
     hooks_clear();
+    session_slots_reset();
 }

@@ -96,7 +96,7 @@ static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
 static void send_str(struct session *s, const char *xml)
 {
-    session_send_raw(s, xml, strlen(xml));
+    session_write_raw(s, xml, strlen(xml));
 }
 
 /* ---- the TCP stream transport (RFC 6120 §4) ---- */
@@ -142,8 +142,21 @@ static struct buf *begin_stream_element(struct session *s, const char *name)
 
 void c2s_stream_error(struct session *s, const char *cond, const char *text)
 {
-    if (!s->conn || (s->conn->flags & CONN_F_CLOSING))
+    if (!s->conn) {
+        /* A detached session has no stream to end: it goes, soon rather
+         * than now, because callers may still be walking the registry. */
+        if (s->bound && !s->ending) {
+            s->ending = true;
+            timer_start(srv.loop, &s->timer, 0, on_timer, s);
+        }
         return;
+    }
+    if (s->conn->flags & CONN_F_CLOSING)
+        return;
+    /* A client that stopped answering is what resumption (XEP-0198) is
+     * for; every other error ends the session for good. */
+    if (strcmp(cond, "connection-timeout") != 0)
+        s->ending = true;
     if (!s->header_sent)
         send_header(s);
     errors_stream_element(s->tr->begin(s), cond, text, s->tr->framed);
@@ -394,8 +407,7 @@ struct session *c2s_session_new(struct conn *c,
 }
 
 /* Takes the session out of routing: presence modules say goodbye for
- * it. Idempotent; the session object lives on until its connection is
- * freed. */
+ * it. Idempotent; the session object lives on until it is freed. */
 static void session_end(struct session *s)
 {
     if (!s->bound)
@@ -406,6 +418,30 @@ static void session_end(struct session *s)
     log_info(s->id, "session ended");
 }
 
+void c2s_session_release(struct session *s)
+{
+    session_end(s);
+    timer_stop(srv.loop, &s->timer);
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        all_sessions = s->all_next;
+    if (s->all_next)
+        s->all_next->all_prev = s->all_prev;
+    session_free_state(s);
+    free(s);
+}
+
+void c2s_session_take_over(struct session *s, struct session *old)
+{
+    session_move_state(s, old);
+    log_info(s->id, "continues the session of connection %lu", old->id);
+    /* old is unbound now: ending it says goodbye to nobody. */
+    c2s_stream_error(old, "conflict", "the session continues elsewhere");
+    if (!old->conn)
+        c2s_session_release(old);
+}
+
 static void on_closed(struct conn *c, const char *reason)
 {
     c2s_session_closed(c->ud, reason);
@@ -414,24 +450,21 @@ static void on_closed(struct conn *c, const char *reason)
 void c2s_session_closed(struct session *s, const char *reason)
 {
     log_debug(s->id, "connection closed: %s", reason);
-    session_end(s);
     s->conn = NULL;
     timer_stop(srv.loop, &s->timer);
-    if (s->all_prev)
-        s->all_prev->all_next = s->all_next;
-    else
-        all_sessions = s->all_next;
-    if (s->all_next)
-        s->all_next->all_prev = s->all_prev;
     xstream_free(s->xs);
     xstream_free(s->retired_xs);
+    s->xs = s->retired_xs = NULL;
     sasl_free(s->sasl);
-    if (s->presence)
-        stanza_unref(s->presence);
-    session_clear_directed(s);
-    jid_free(&s->jid);
-    free(s->username);
-    free(s);
+    s->sasl = NULL;
+    if (s->bound && !s->ending) {
+        struct hook_ctx h = { .sess = s, .from = &s->jid };
+        if (hooks_fire("session-detached", &h, NULL) == HOOK_HANDLED) {
+            log_info(s->id, "session detached (%s)", reason);
+            return;
+        }
+    }
+    c2s_session_release(s);
 }
 
 static void on_data(struct conn *c, const char *data, size_t len)
@@ -467,15 +500,19 @@ void c2s_input_message(struct session *s, const char *data, size_t len)
         xstream_feed(s->xs, FRAMED_TAIL, sizeof(FRAMED_TAIL) - 1);
 }
 
+/* A stanza like any other, so stream management counts it. */
 static void send_ping(struct session *s)
 {
-    struct buf *out = s->tr->begin(s);
-    buf_printf(out, "<iq type='get' id='c2s-ping-%s' from='%s'%s to='",
-               s->stream_id, srv.domain,
-               s->tr->framed ? " xmlns='" NS_CLIENT "'" : "");
-    buf_append_xml_escaped(out, s->jid.s, strlen(s->jid.s));
-    buf_append_str(out, "'><ping xmlns='" NS_PING "'/></iq>");
-    s->tr->end(s);
+    char id[64];
+    snprintf(id, sizeof(id), "c2s-ping-%s", s->stream_id);
+    struct stanza *iq = stanza_new(NS_CLIENT, "iq");
+    stanza_set_attr(iq, "type", "get");
+    stanza_set_attr(iq, "id", id);
+    stanza_set_attr(iq, "from", srv.domain);
+    stanza_set_attr(iq, "to", s->jid.s);
+    stanza_add_child(iq, NS_PING, "ping");
+    session_send(s, iq);
+    stanza_unref(iq);
 }
 
 static void delayed_failure(struct session *s);
@@ -484,8 +521,10 @@ static void on_timer(struct loop *l, void *ud)
 {
     (void)l;
     struct session *s = ud;
-    if (!s->conn)
+    if (!s->conn) {
+        c2s_session_release(s); /* a detached session told to end */
         return;
+    }
     if (s->auth_delayed) {
         delayed_failure(s);
         return;
@@ -559,6 +598,7 @@ static void stream_opened(struct session *s, const struct stanza *hdr)
 static void on_stream_close(void *ud)
 {
     struct session *s = ud;
+    s->ending = true;
     if (!s->tr->framed)
         s->tr->close(s, "stream closed by client");
 }
@@ -578,6 +618,7 @@ static bool framed_element(struct session *s, const struct stanza *st)
         return true;
     }
     if (is(st->ns, NS_FRAMING) && is(st->name, "close")) {
+        s->ending = true;
         s->tr->close(s, "stream closed by client");
         return true;
     }
@@ -860,7 +901,8 @@ static void handle_bind(struct session *s, struct stanza *iq,
     s->jid = j;
     struct session *old = sessions_add(s);
     if (old) {
-        /* RFC 6120 §7.7.2.2: the newer session wins. */
+        /* RFC 6120 §7.7.2.2: the newer session wins (a detached one
+         * too: it is freed once this turn is over). */
         c2s_stream_error(old, "conflict", "replaced by a new session");
         session_end(old);
         sessions_add(s);
@@ -913,6 +955,8 @@ static void authed_element(struct session *s, struct stanza *st)
             reply_error(s, st, SE_NOT_AUTHORIZED, "bind a resource first");
         return;
     }
+    struct hook_ctx h = { .sess = s, .from = &s->jid };
+    hooks_fire("session-in", &h, st);
     router_from_client(s, st);
 }
 
@@ -964,8 +1008,13 @@ void c2s_stop(void)
     listen_close(starttls_listener);
     listen_close(direct_tls_listener);
     starttls_listener = direct_tls_listener = NULL;
-    for (struct session *s = all_sessions; s; s = s->all_next)
-        c2s_stream_error(s, "system-shutdown", NULL);
+    for (struct session *s = all_sessions, *next; s; s = next) {
+        next = s->all_next;
+        if (s->conn)
+            c2s_stream_error(s, "system-shutdown", NULL);
+        else
+            c2s_session_release(s);
+    }
     struct fail_record *v;
     for (size_t i = 0; hmap_next(&failures, &i, NULL, (void **)&v);)
         free(v);

@@ -38,14 +38,29 @@ void c2s_input(struct session *s, const char *data, size_t len);
 /* One complete message of a framed transport (RFC 7395 §3.3.3): one
  * element, <open/> or <close/> included. */
 void c2s_input_message(struct session *s, const char *data, size_t len);
-/* The connection is going away: ends the session and frees it. */
+/* The connection is going away: ends the session and frees it, unless
+ * a "session-detached" handler keeps it bound (session.h); either way
+ * the caller is done with it. */
 void c2s_session_closed(struct session *s, const char *reason);
 /* The stanza size limit in force on a session's stream (lower before
  * authentication), for transports that bound their messages. */
 size_t c2s_max_stanza(const struct session *s);
 
 /* Ends a session's stream with a stream error condition name
- * ("conflict", "policy-violation", ...) and an optional text. */
+ * ("conflict", "policy-violation", ...) and an optional text. A detached
+ * session (no connection) is ended and freed at the next timer run
+ * instead, so the caller may hold it until it returns to the loop. */
 void c2s_stream_error(struct session *s, const char *cond, const char *text);
+
+/* Ends a detached session now ("session-closed", out of the registry)
+ * and frees it: what the owner of a detached session calls when it
+ * gives up waiting (see "session-detached" in session.h). Not to be
+ * called from inside a delivery to s. */
+void c2s_session_release(struct session *s);
+/* s (authenticated, not bound) continues old, a session of the same
+ * account (XEP-0198 resumption): old's state moves into s, and old's
+ * connection, if it still has one, is closed with <conflict/>; old is
+ * freed. */
+void c2s_session_take_over(struct session *s, struct session *old);
 
 #endif

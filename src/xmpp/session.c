@@ -1,12 +1,15 @@
 /* session.c -- see session.h. */
 #include "xmpp/session.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/hmap.h"
 #include "net/conn.h"
+#include "xml/stanza.h"
 #include "xml/xser.h"
+#include "xmpp/hooks.h"
 
 #define NS_CLIENT "jabber:client"
 /* Directed presence is remembered to send unavailable later; a session
@@ -15,6 +18,8 @@
 
 static struct hmap by_user = HMAP_INIT; /* username -> first session */
 static size_t bound_count;
+static void (*slot_free[SESSION_SLOTS])(void *value);
+static int slots_used;
 
 struct session *sessions_add(struct session *s)
 {
@@ -75,7 +80,28 @@ size_t sessions_count_user(const char *username)
 
 size_t sessions_count(void) { return bound_count; }
 
+/* True when a "session-out" handler took the stanza. */
+static bool taken(struct session *s, const struct stanza *st, const char *xml,
+                  size_t len)
+{
+    struct session_out o = { xml, len };
+    struct hook_ctx h = { .sess = s, .data = &o };
+    return hooks_fire("session-out", &h, (struct stanza *)st) != HOOK_PASS;
+}
+
 void session_send(struct session *s, const struct stanza *st)
+{
+    if (!taken(s, st, NULL, 0))
+        session_write(s, st);
+}
+
+void session_send_raw(struct session *s, const char *xml, size_t len)
+{
+    if (!taken(s, NULL, xml, len))
+        session_write_raw(s, xml, len);
+}
+
+void session_write(struct session *s, const struct stanza *st)
 {
     if (!s->conn)
         return;
@@ -103,7 +129,7 @@ static const char *needs_xmlns(const char *xml, size_t len)
     return e;
 }
 
-void session_send_raw(struct session *s, const char *xml, size_t len)
+void session_write_raw(struct session *s, const char *xml, size_t len)
 {
     if (!s->conn)
         return;
@@ -118,6 +144,74 @@ void session_send_raw(struct session *s, const char *xml, size_t len)
         buf_append(b, xml, len);
     }
     s->tr->end(s);
+}
+
+int session_slot_new(void (*free_fn)(void *value))
+{
+    if (slots_used == SESSION_SLOTS)
+        abort();
+    slot_free[slots_used] = free_fn;
+    return slots_used++;
+}
+
+void session_slots_reset(void)
+{
+    slots_used = 0;
+}
+
+void session_move_state(struct session *s, struct session *old)
+{
+    if (old->bound) {
+        struct session *head = hmap_get(&by_user, old->username);
+        struct session **pp = &head;
+        while (*pp && *pp != old)
+            pp = &(*pp)->next_of_user;
+        if (*pp) {
+            s->next_of_user = old->next_of_user;
+            *pp = s;
+            hmap_put(&by_user, old->username, head);
+        }
+        old->next_of_user = NULL;
+        s->bound = true;
+        old->bound = false;
+    }
+    jid_free(&s->jid);
+    s->jid = old->jid;
+    old->jid = JID_INIT;
+    s->available = old->available;
+    s->interested = old->interested;
+    s->priority = old->priority;
+    if (s->presence)
+        stanza_unref(s->presence);
+    s->presence = old->presence;
+    old->presence = NULL;
+    old->available = old->interested = false;
+    session_clear_directed(s);
+    s->directed = old->directed;
+    s->ndirected = old->ndirected;
+    old->directed = NULL;
+    old->ndirected = 0;
+    for (int i = 0; i < slots_used; i++) {
+        if (s->slots[i] && slot_free[i])
+            slot_free[i](s->slots[i]);
+        s->slots[i] = old->slots[i];
+        old->slots[i] = NULL;
+    }
+}
+
+void session_free_state(struct session *s)
+{
+    for (int i = 0; i < slots_used; i++) {
+        if (s->slots[i] && slot_free[i])
+            slot_free[i](s->slots[i]);
+        s->slots[i] = NULL;
+    }
+    if (s->presence)
+        stanza_unref(s->presence);
+    s->presence = NULL;
+    session_clear_directed(s);
+    jid_free(&s->jid);
+    FREE_NULL(s->username);
 }
 
 void session_add_directed(struct session *s, const char *jid)

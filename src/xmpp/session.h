@@ -3,7 +3,30 @@
  * A session is born with its connection (c2s.c), becomes authenticated
  * (SASL) and then bound to a full JID (RFC 6120 §7). Only bound sessions
  * are in the registry, which maps an account to the list of its sessions
- * so that routing to a bare JID touches that account only. */
+ * so that routing to a bare JID touches that account only.
+ *
+ * A bound session may outlive its connection: when the connection
+ * breaks, a "session-detached" handler (stream management, XEP-0198) can
+ * keep it bound and receiving while it waits for the client to come back
+ * on a new connection (c2s_session_take_over()) or gives up
+ * (c2s_session_release()).
+ *
+ * Events about sessions (hooks.h), each with h->sess the session:
+ *   session-bound      a resource was bound
+ *   session-in         a stanza arrived from the bound session's client,
+ *                      before it is routed (st borrowed)
+ *   session-out        a stanza is on its way to the session (see
+ *                      struct session_out); a handler that returns
+ *                      HOOK_HANDLED has taken it (held, queued, dropped)
+ *                      and writes it itself with session_write*() if at
+ *                      all
+ *   session-detached   the connection of a bound session went away
+ *                      without the stream being ended on purpose;
+ *                      HOOK_HANDLED keeps the session (see above)
+ *   session-resumed    s continues an older session on a new connection;
+ *                      fired by the module that resumed it, once it has
+ *                      re-sent what the old connection left unconfirmed
+ *   session-closed     the session leaves the registry for good */
 #ifndef THEKE_SESSION_H
 #define THEKE_SESSION_H
 
@@ -45,6 +68,11 @@ struct session_transport {
     void (*close)(struct session *s, const char *reason);
 };
 
+/* Per-session state of modules, in slots handed out at module init, so
+ * the core needs no field per feature and moves the state whole when a
+ * session continues on a new connection. */
+#define SESSION_SLOTS 8
+
 struct session {
     /* read-only outside c2s.c */
     const struct session_transport *tr; /* borrowed, static */
@@ -63,6 +91,7 @@ struct session {
     struct stanza *presence; /* last available presence (a reference) */
     char **directed;         /* JIDs sent directed presence, owned */
     unsigned ndirected;
+    void *slots[SESSION_SLOTS]; /* module state, see session_slot_new() */
     /* private to session.c / c2s.c */
     struct session *next_of_user;
     struct xstream *xs;
@@ -75,6 +104,7 @@ struct session {
     uint64_t last_read_ms;
     bool ping_outstanding;
     bool auth_delayed;
+    bool ending;             /* the stream ends on purpose: no detaching */
     char stream_id[20];
     uint64_t connected_ms;
     struct session *all_prev, *all_next; /* every c2s session */
@@ -91,13 +121,54 @@ struct session *sessions_of_user(const char *username);
 size_t sessions_count_user(const char *username);
 size_t sessions_count(void);
 
-/* Serialises st to the session's connection (st is borrowed). Drops it
- * silently when the connection is gone. */
+/* What "session-out" handlers get in h->data; the stanza itself is the
+ * event's st (borrowed, not to be changed) or, when the sender had it
+ * serialised only, NULL with the XML here. */
+struct session_out {
+    const char *xml; /* one serialised stanza when st is NULL */
+    size_t len;
+};
+
+/* Sends st to the session (st is borrowed): through the "session-out"
+ * handlers, then to the connection. Dropped when the connection is gone
+ * and no handler took it. */
 void session_send(struct session *s, const struct stanza *st);
-/* Sends one element already serialised with jabber:client as the
- * namespace in scope (as session_send() writes it and the store keeps
- * it). */
+/* The same for one element already serialised with jabber:client as
+ * the namespace in scope (as session_send() writes it and the store
+ * keeps it). */
 void session_send_raw(struct session *s, const char *xml, size_t len);
+/* Writes st / XML straight to the connection, past the "session-out"
+ * handlers: for stream-level elements (nonzas) and for stanzas a handler
+ * took and sends now. Nothing happens without a connection. */
+void session_write(struct session *s, const struct stanza *st);
+void session_write_raw(struct session *s, const char *xml, size_t len);
+
+/* Reserves a slot for per-session state of a module (at its init);
+ * free_fn (may be NULL) frees a slot's value when the session is freed.
+ * Returns the slot number; aborts when SESSION_SLOTS are taken, which
+ * is a build-time mistake. */
+int session_slot_new(void (*free_fn)(void *value));
+static inline void *session_slot(const struct session *s, int slot)
+{
+    return s->slots[slot];
+}
+/* Sets a slot's value (owned by the session from now on); the previous
+ * value is the caller's to free. */
+static inline void session_slot_set(struct session *s, int slot, void *v)
+{
+    s->slots[slot] = v;
+}
+/* Forgets every slot registration (module shutdown, tests). */
+void session_slots_reset(void);
+
+/* Moves the XMPP state of old into s: its bound JID and place in the
+ * registry, presence state and module slots. s authenticated as the same
+ * account and is not bound; old is left unbound and empty (its
+ * connection, if any, untouched). */
+void session_move_state(struct session *s, struct session *old);
+/* Frees what a session owns besides its connection: presence state,
+ * module slots, JID and username. s must not be bound. */
+void session_free_state(struct session *s);
 
 /* Remembers that s sent directed presence to jid (RFC 6121 §4.6). */
 void session_add_directed(struct session *s, const char *jid);
