@@ -80,6 +80,10 @@ static const struct key keys[] = {
     {"worker_threads", KT_UINT, F(worker_threads), 0, 64},
     {"io_threads", KT_UINT, F(io_threads), 0, 64},
     {"max_offline", KT_UINT, F(max_offline), 0, 1000000},
+    /* XEP-0198: how long a broken session waits to be resumed (0: no
+     * resumption) and how many stanzas may wait for an ack. */
+    {"sm_resume_timeout", KT_UINT, F(sm_resume_timeout), 0, 86400},
+    {"sm_max_unacked", KT_UINT, F(sm_max_unacked), 10, 100000},
     {"archive_retention_days", KT_UINT, F(archive_retention_days), 0, 36500},
     {"external_services", KT_OPT_STRING, F(external_services), 0, 0},
     {"turn_secret", KT_OPT_STRING, F(turn_secret), 0, 0},
@@ -146,6 +150,8 @@ void cfg_defaults(struct cfg *c)
     c->auth_timeout = 30;
     c->idle_timeout = 300;
     c->max_offline = 1000;
+    c->sm_resume_timeout = 300;
+    c->sm_max_unacked = 500;
     c->archive_retention_days = 365;
     c->turn_credential_ttl = 86400;
     c->component_listen = xstrdup("");

@@ -58,6 +58,10 @@ struct cfg {
     unsigned idle_timeout;     /* s of silence before a ping, then close;
                                   default 300 */
     unsigned max_offline;      /* offline messages kept per account; 1000 */
+    unsigned sm_resume_timeout; /* s a detached session waits to be resumed
+                                   (XEP-0198); 0 = no resumption; 300 */
+    unsigned sm_max_unacked;   /* stanzas a session may leave unacknowledged
+                                  before it is ended; 500 */
     unsigned archive_retention_days; /* archived messages older than this
                                         are purged; 0 keeps them; 365 */
     char *external_services;   /* STUN/TURN URIs (RFC 7064/7065) separated

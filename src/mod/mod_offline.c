@@ -11,6 +11,7 @@
 #include "core/cfg.h"
 #include "core/log.h"
 #include "mod/mod.h"
+#include "mod/mod_util.h"
 #include "store/store.h"
 #include "xml/xser.h"
 #include "xmpp/errors.h"
@@ -18,7 +19,6 @@
 #include "xmpp/session.h"
 
 #define NS_CLIENT "jabber:client"
-#define NS_DELAY "urn:xmpp:delay"
 #define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
 
 static bool only_chat_state(const struct stanza *m)
@@ -46,14 +46,7 @@ static int store_message(struct hook_ctx *h, struct stanza *m)
     if (count >= (int64_t)srv.cfg->max_offline)
         return -SE_SERVICE_UNAVAILABLE;
     struct stanza *copy = stanza_copy(m);
-    char stamp[32];
-    time_t now = (time_t)loop_wall_s(srv.loop);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    struct stanza *d = stanza_add_child(copy, NS_DELAY, "delay");
-    stanza_set_attr(d, "from", srv.domain);
-    stanza_set_attr(d, "stamp", stamp);
+    delay_add(copy, loop_wall_s(srv.loop) * 1000);
     struct buf xml = BUF_INIT;
     xser_write(copy, NS_CLIENT, &xml);
     stanza_unref(copy);

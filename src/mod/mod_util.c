@@ -9,6 +9,7 @@
 #include "core/err.h"
 
 #include "xmpp/router.h"
+#include "xmpp/server.h"
 #include "xmpp/session.h"
 
 struct stanza *iq_result(const struct stanza *iq)
@@ -58,6 +59,21 @@ void datetime_format(int64_t ms, bool with_ms, char *out)
         snprintf(out + n, DATETIME_MAX - n, ".%03dZ", frac);
     else
         snprintf(out + n, DATETIME_MAX - n, "Z");
+}
+
+void delay_add(struct stanza *m, int64_t ms)
+{
+    for (struct stanza *d = stanza_next_child(m, NULL, NS_DELAY_UTIL, "delay"); d;
+         d = stanza_next_child(m, d, NS_DELAY_UTIL, "delay")) {
+        const char *from = stanza_attr(d, "from");
+        if (from && strcmp(from, srv.domain) == 0)
+            return;
+    }
+    char stamp[DATETIME_MAX];
+    datetime_format(ms, false, stamp);
+    struct stanza *d = stanza_add_child(m, NS_DELAY_UTIL, "delay");
+    stanza_set_attr(d, "from", srv.domain);
+    stanza_set_attr(d, "stamp", stamp);
 }
 
 /* n decimal digits at *p into *v, moving p past them. */

@@ -9,6 +9,7 @@
 #include "xmpp/hooks.h"
 
 #define NS_DATA "jabber:x:data"
+#define NS_DELAY_UTIL "urn:xmpp:delay"
 #define DATETIME_MAX 32 /* bytes datetime_format() writes, NUL included */
 
 /* An owned iq result for iq: id kept, to/from swapped. */
@@ -25,6 +26,10 @@ void datetime_format(int64_t ms, bool with_ms, char *out);
 /* Parses an XEP-0082 DateTime (fractions of a second and a zone offset
  * allowed) into Unix milliseconds. 0, or -ERR_INVAL for anything else. */
 int datetime_parse(const char *s, int64_t *ms);
+/* XEP-0203: marks m as delayed since ms (Unix milliseconds) by this
+ * server, unless it carries the server's delay already: a message kept
+ * twice (unacknowledged, then offline) keeps its first arrival time. */
+void delay_add(struct stanza *m, int64_t ms);
 
 /* Data forms (XEP-0004) and their FORM_TYPE (XEP-0068). Appends an <x/>
  * of type ('form', 'result', ...) to parent, with the hidden FORM_TYPE

@@ -680,3 +680,50 @@ const char *xstream_error_str(enum xstream_error err)
     }
     return "unknown error";
 }
+
+/* ---- one element from a string ---- */
+
+struct one {
+    struct stanza *st;
+};
+
+static void one_open(void *ud, const struct stanza *hdr)
+{
+    (void)ud;
+    (void)hdr;
+}
+
+static void one_stanza(void *ud, struct stanza *st)
+{
+    struct one *o = ud;
+    if (o->st)
+        stanza_unref(st);
+    else
+        o->st = st;
+}
+
+static void one_close(void *ud) { (void)ud; }
+
+static void one_error(void *ud, enum xstream_error err)
+{
+    (void)ud;
+    (void)err;
+}
+
+struct stanza *xstream_parse_one(const char *xml, size_t len)
+{
+    static const struct xstream_cb cb = { one_open, one_stanza, one_close,
+                                          one_error };
+    static const char head[] =
+        "<stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams'>";
+    struct xstream_limits lim = { .max_stanza_size = len + 1,
+                                  .max_depth = 64,
+                                  .max_attrs = 256 };
+    struct one o = { NULL };
+    struct xstream *xs = xstream_new(&lim, &cb, &o);
+    if (xstream_feed(xs, head, sizeof(head) - 1) == 0)
+        xstream_feed(xs, xml, len);
+    xstream_free(xs);
+    return o.st;
+}

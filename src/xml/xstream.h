@@ -83,4 +83,11 @@ size_t xstream_memory(const struct xstream *xs);
 
 const char *xstream_error_str(enum xstream_error err);
 
+/* Parses one element serialised with jabber:client as the namespace in
+ * scope (as session_send_raw() takes it and the store keeps it), for
+ * code that holds a stanza as XML and must look inside it again.
+ * Returns an owned tree, or NULL when xml is not one well-formed
+ * element. */
+struct stanza *xstream_parse_one(const char *xml, size_t len);
+
 #endif

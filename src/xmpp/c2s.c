@@ -935,6 +935,10 @@ static void authed_element(struct session *s, struct stanza *st)
         c2s_stream_error(s, "unsupported-stanza-type", NULL);
         return;
     }
+    if (s->bound) {
+        struct hook_ctx h = { .sess = s, .from = &s->jid };
+        hooks_fire("session-in", &h, st);
+    }
     const char *type = stanza_attr(st, "type");
     struct stanza *payload = iq ? stanza_child(st, NULL, NULL) : NULL;
     if (iq && payload && is(type, "set") && is(payload->ns, NS_BIND) &&
@@ -955,8 +959,6 @@ static void authed_element(struct session *s, struct stanza *st)
             reply_error(s, st, SE_NOT_AUTHORIZED, "bind a resource first");
         return;
     }
-    struct hook_ctx h = { .sess = s, .from = &s->jid };
-    hooks_fire("session-in", &h, st);
     router_from_client(s, st);
 }
 

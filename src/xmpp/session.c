@@ -101,9 +101,15 @@ void session_send_raw(struct session *s, const char *xml, size_t len)
         session_write_raw(s, xml, len);
 }
 
+/* Nothing follows the end of a stream being closed. */
+static bool writable(const struct session *s)
+{
+    return s->conn && !(s->conn->flags & CONN_F_CLOSING);
+}
+
 void session_write(struct session *s, const struct stanza *st)
 {
-    if (!s->conn)
+    if (!writable(s))
         return;
     /* A framed element stands alone: nothing is in scope, so the
      * serializer declares jabber:client on the stanza (RFC 7395
@@ -131,7 +137,7 @@ static const char *needs_xmlns(const char *xml, size_t len)
 
 void session_write_raw(struct session *s, const char *xml, size_t len)
 {
-    if (!s->conn)
+    if (!writable(s))
         return;
     struct buf *b = s->tr->begin(s);
     const char *name_end = s->tr->framed ? needs_xmlns(xml, len) : NULL;

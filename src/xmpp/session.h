@@ -139,7 +139,8 @@ void session_send(struct session *s, const struct stanza *st);
 void session_send_raw(struct session *s, const char *xml, size_t len);
 /* Writes st / XML straight to the connection, past the "session-out"
  * handlers: for stream-level elements (nonzas) and for stanzas a handler
- * took and sends now. Nothing happens without a connection. */
+ * took and sends now. Nothing happens without a connection, or once
+ * its stream is being closed. */
 void session_write(struct session *s, const struct stanza *st);
 void session_write_raw(struct session *s, const char *xml, size_t len);
 

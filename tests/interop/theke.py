@@ -972,6 +972,27 @@ def rss_kib(pid):
     return 0
 
 
+async def sm_client(srv, user, resource, window=1):
+    """A logged-in slixmpp client with stream management (XEP-0198) on,
+    resumable, its roster fetched and presence sent.  c.bodies lists
+    every message body it received, in order (Inbox.get takes them out
+    of c.messages)."""
+    c = Client(srv, "%s/%s" % (srv.jid(user), resource), srv.users[user])
+    c.register_plugin("xep_0198", {"window": window})
+    c.bodies = []
+    c.add_event_handler("message", lambda m: c.bodies.append(m["body"]))
+    enabled = asyncio.Event()
+    c.add_event_handler("sm_enabled", lambda _: enabled.set())
+    await c.login()
+    try:
+        await asyncio.wait_for(enabled.wait(), 10)
+    except asyncio.TimeoutError:
+        fail("%s: stream management not enabled within 10 s" % c.boundjid)
+    await c.get_roster(timeout=10)
+    c.send_presence()
+    return c
+
+
 async def bystanders(srv, a="carol", b="dave", limit=3.0):
     """Two logged-in clients chatting in the background (a Chatter)."""
     ca = await srv.client(a, resource="bystander")
