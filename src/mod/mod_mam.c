@@ -35,6 +35,7 @@
 #include "core/cfg.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "mod/mod.h"
 #include "mod/mod_util.h"
@@ -111,11 +112,25 @@ static void list_add(char ***v, size_t *n, const char *s, size_t len)
 
 /* Stored form: the default on the first line, then "+jid" (always) and
  * "-jid" (never) lines. JIDs are normalised, so they hold no newline. */
+/* Accounts known to have no stored preferences (the defaults): most
+ * have none, and every archived message asks. Bounded; forgotten when
+ * full, and an account's entry when it sets preferences. */
+#define NO_PREFS_MAX 65536
+static struct hmap no_prefs = HMAP_INIT;
+
 static void prefs_load(const char *user, struct prefs *p)
 {
     memset(p, 0, sizeof(*p));
+    if (hmap_get(&no_prefs, user))
+        return;
     struct buf b = BUF_INIT;
-    if (store_kv_get(srv.store, user, NS_MAM, "prefs", &b) == 0) {
+    int r = store_kv_get(srv.store, user, NS_MAM, "prefs", &b);
+    if (r == -ERR_NOTFOUND) {
+        if (no_prefs.count >= NO_PREFS_MAX)
+            hmap_free(&no_prefs);
+        hmap_put(&no_prefs, user, (void *)1);
+    }
+    if (r == 0) {
         const char *s = buf_cstr(&b), *end = s + buf_used(&b);
         bool first = true;
         while (s < end) {
@@ -140,6 +155,7 @@ static void prefs_load(const char *user, struct prefs *p)
 
 static int prefs_save(const char *user, const struct prefs *p)
 {
+    hmap_del(&no_prefs, user);
     struct buf b = BUF_INIT;
     buf_printf(&b, "%s", default_names[p->def]);
     for (size_t i = 0; i < p->nalways; i++)
@@ -788,8 +804,16 @@ static void purge_tick(struct loop *l, void *ud)
                 purge_tick, NULL);
 }
 
+static void shutdown_mam(void)
+{
+    hmap_free(&no_prefs);
+    if (srv.loop)
+        timer_stop(srv.loop, &purge_timer);
+}
+
 int mod_mam_init(struct mod *m)
 {
+    mod_on_shutdown(m, shutdown_mam);
     mod_add_account_feature(m, NS_MAM);
     mod_add_account_feature(m, NS_MAM_EXT);
     mod_add_account_feature(m, NS_SID);

@@ -1654,10 +1654,12 @@ int store_sqlite_open(const char *path, struct store **out)
     /* foreign_keys cannot change inside a transaction, so it is set
      * before the migrations; synchronous=NORMAL is durable across a
      * process crash in WAL mode, and only the last commits can be lost
-     * to a power failure. */
+     * to a power failure. A 16 MiB page cache (SQLite's default is 2)
+     * keeps the archive's index pages in memory rather than behind a
+     * pread() each. */
     if (set_journal_wal(s, path) < 0 ||
-        exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL") <
-            0)
+        exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                    " PRAGMA cache_size = -16384") < 0)
         goto fail;
     int64_t fk = 0;
     if (read_int(s, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
