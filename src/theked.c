@@ -27,6 +27,7 @@
 #include "core/work.h"
 #include "http/http.h"
 #include "mod/mod.h"
+#include "mod/mod_websocket.h"
 #include "net/conn.h"
 #include "net/tls.h"
 #include "net/tlscert.h"
@@ -166,6 +167,9 @@ static void demo_account(struct cfg *cfg)
            cfg->c2s[0] ? cfg->c2s : "off", cfg->c2s_tls[0] ? ", " : "",
            cfg->c2s_tls[0] ? cfg->c2s_tls : "",
            cfg->c2s_tls[0] ? " (direct TLS)" : "");
+    if (mod_websocket_url()[0])
+        printf("  Web clients (Converse.js...) connect to %s\n\n",
+               mod_websocket_url());
     fflush(stdout);
 }
 
