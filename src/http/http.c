@@ -31,6 +31,7 @@
 #include "xmpp/server.h"
 
 #define MAX_ROUTES 64
+#define STREAM_PIECE 65536 /* bytes of a streamed body queued at once */
 #define PUBLIC_URL_MAX 512
 
 struct http_route {
@@ -45,6 +46,7 @@ struct http_route {
 enum hc_state {
     HC_READING,  /* parsing the next request */
     HC_WAITING,  /* a request is with its handler */
+    HC_STREAMING, /* sending a streamed body */
     HC_UPGRADED, /* handed over; freed once the handler returns */
     HC_CLOSING,  /* answered for the last time */
 };
@@ -78,6 +80,10 @@ struct http_conn {
     struct timer timer;       /* request deadline or keep-alive idle */
     const struct conn_handler *up_h; /* set by http_upgrade() */
     void *up_ud;
+    http_fill_fn *fill;       /* the body being streamed */
+    http_stream_done_fn *done;
+    void *stream_ud;
+    uint64_t stream_left;     /* bytes of it still to produce */
 };
 
 static struct http_route routes[MAX_ROUTES];
@@ -87,7 +93,10 @@ static char public_url[PUBLIC_URL_MAX];
 
 static void on_data(struct conn *c, const char *data, size_t len);
 static void on_closed(struct conn *c, const char *reason);
-static const struct conn_handler http_handler = { on_data, on_closed };
+static void on_drained(struct conn *c);
+static const struct conn_handler http_handler = {
+    .data = on_data, .closed = on_closed, .drained = on_drained
+};
 
 static int on_message_begin(http_parser *p);
 static int on_url(http_parser *p, const char *at, size_t len);
@@ -107,6 +116,7 @@ static const http_parser_settings settings = {
 };
 
 static void process(struct http_conn *hc);
+static void answered(struct http_conn *hc);
 static void on_timer(struct loop *l, void *ud);
 
 /* ---- routes ---- */
@@ -298,8 +308,7 @@ void http_respond(struct http_req *r, int status, const char *content_type,
         req_free(r);
         return;
     }
-    bool close = !hc->keep_alive;
-    write_head(hc, status, content_type, extra_headers, len, close);
+    write_head(hc, status, content_type, extra_headers, len, !hc->keep_alive);
     if (!r->head && len)
         buf_append(conn_outbuf(hc->c), body, len);
     conn_wrote(hc->c);
@@ -309,7 +318,14 @@ void http_respond(struct http_req *r, int status, const char *content_type,
               log_quote(q, sizeof(q), r->path, strlen(r->path)), status);
     hc->pending = NULL;
     req_free(r);
-    if (close) {
+    answered(hc);
+}
+
+/* The answer has been queued in full: on to the next request. hc may be
+ * freed on return (an upgrade further down the pipeline). */
+static void answered(struct http_conn *hc)
+{
+    if (!hc->keep_alive) {
         hc->state = HC_CLOSING;
         conn_close_async(hc->c, "http request done");
         return;
@@ -319,6 +335,86 @@ void http_respond(struct http_req *r, int status, const char *content_type,
     timer_start(srv.loop, &hc->timer, (uint64_t)srv.cfg->http_timeout * 1000,
                 on_timer, hc);
     process(hc);
+}
+
+/* Ends a streamed body; complete says whether every byte went out. */
+static void end_stream(struct http_conn *hc, bool complete)
+{
+    http_stream_done_fn *done = hc->done;
+    void *ud = hc->stream_ud;
+    hc->fill = NULL;
+    hc->done = NULL;
+    hc->stream_ud = NULL;
+    done(ud, complete);
+}
+
+/* Queues the next piece of the streamed body. */
+static void pump(struct http_conn *hc)
+{
+    struct buf *out = conn_outbuf(hc->c);
+    size_t max = hc->stream_left < STREAM_PIECE ? (size_t)hc->stream_left
+                                                : STREAM_PIECE;
+    size_t before = buf_used(out);
+    int r = hc->fill(hc->stream_ud, out, max);
+    size_t got = buf_used(out) - before;
+    if (r < 0 || got > max || (got == 0 && r == 0) ||
+        (r == 1 && got != hc->stream_left)) {
+        log_info(hc->c->id, "http: streamed body cut short (%s)",
+                 r < 0 ? err_str(r) : "wrong length");
+        end_stream(hc, false);
+        hc->state = HC_CLOSING;
+        conn_close_async(hc->c, "http stream failed");
+        return;
+    }
+    hc->stream_left -= got;
+    conn_wrote(hc->c);
+    if (hc->stream_left > 0) {
+        conn_want_drain(hc->c);
+        return;
+    }
+    end_stream(hc, true);
+    answered(hc);
+}
+
+static void on_drained(struct conn *c)
+{
+    struct http_conn *hc = c->ud;
+    if (hc->state == HC_STREAMING && hc->fill)
+        pump(hc);
+}
+
+void http_respond_stream(struct http_req *r, int status,
+                         const char *content_type, const char *extra_headers,
+                         uint64_t length, http_fill_fn *fill,
+                         http_stream_done_fn *done, void *ud)
+{
+    struct http_conn *hc = r->hc;
+    if (!hc) {
+        req_free(r);
+        done(ud, false);
+        return;
+    }
+    write_head(hc, status, content_type, extra_headers, length,
+               !hc->keep_alive);
+    conn_wrote(hc->c);
+    char q[LOG_QUOTE_BUFSZ];
+    log_debug(hc->c->id, "http: %s -> %d, %llu bytes streamed",
+              log_quote(q, sizeof(q), r->path, strlen(r->path)), status,
+              (unsigned long long)length);
+    bool head = r->head;
+    hc->pending = NULL;
+    req_free(r);
+    if (head || length == 0) {
+        done(ud, true);
+        answered(hc);
+        return;
+    }
+    hc->state = HC_STREAMING;
+    hc->fill = fill;
+    hc->done = done;
+    hc->stream_ud = ud;
+    hc->stream_left = length;
+    pump(hc);
 }
 
 void http_respond_text(struct http_req *r, int status, const char *text)
@@ -727,6 +823,8 @@ static void on_closed(struct conn *c, const char *reason)
             req_free(r);
         }
     }
+    if (hc->fill)
+        end_stream(hc, false);
     timer_stop(srv.loop, &hc->timer);
     req_free(hc->req);
     buf_free(&hc->in);

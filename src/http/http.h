@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -96,6 +97,24 @@ void http_respond(struct http_req *r, int status, const char *content_type,
                   const char *extra_headers, const void *body, size_t len);
 /* Answers with status and a one-line text body saying why. */
 void http_respond_text(struct http_req *r, int status, const char *text);
+
+/* Produces the next piece of a streamed body: appends between 1 and max
+ * bytes to out. Returns 0 while more is to come, 1 with the last piece,
+ * or a negative ERR_* to give up (the connection is then cut: the
+ * client sees a short body). Runs on the loop thread: it must not wait. */
+typedef int http_fill_fn(void *ud, struct buf *out, size_t max);
+/* The stream is over: complete (every byte queued) or not (the
+ * connection went away, fill failed or miscounted). Release ud here. */
+typedef void http_stream_done_fn(void *ud, bool complete);
+
+/* Answers r with a body of length bytes produced piece by piece, each
+ * piece queued only once the previous one has been sent, so a large
+ * file costs one piece of memory per connection whatever the client's
+ * speed. done is called exactly once (at once for HEAD); r is freed. */
+void http_respond_stream(struct http_req *r, int status,
+                         const char *content_type, const char *extra_headers,
+                         uint64_t length, http_fill_fn *fill,
+                         http_stream_done_fn *done, void *ud);
 
 /* Called instead of a response when the connection goes away while a
  * handler still holds r; r is freed after fn returns. A handler that

@@ -286,7 +286,9 @@ struct ws {
 
 static void on_data(struct conn *c, const char *data, size_t len);
 static void on_closed(struct conn *c, const char *reason);
-static const struct conn_handler ws_handler_conn = { on_data, on_closed };
+static const struct conn_handler ws_handler_conn = {
+    .data = on_data, .closed = on_closed,
+};
 
 const struct conn_handler *ws_conn_handler(void) { return &ws_handler_conn; }
 

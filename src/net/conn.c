@@ -100,7 +100,9 @@ static void update_watch(struct conn *c)
     } else {
         if (!(c->flags & (CONN_F_PAUSED | CONN_F_CLOSING)))
             ev |= LOOP_READ;
-        if (buf_used(&c->out) > 0)
+        /* A handler waiting for the output to drain is told from a
+         * write event: one piece per turn, whatever the socket takes. */
+        if (buf_used(&c->out) > 0 || c->flags & CONN_F_WANT_DRAIN)
             ev |= LOOP_WRITE;
         if (c->tls && tls_want(c->tls))
             ev |= tls_want(c->tls);
@@ -188,6 +190,12 @@ void conn_close_async(struct conn *c, const char *reason)
         c->flags |= CONN_F_CLOSING;
         c->close_reason = reason;
     }
+    mark_dirty(c);
+}
+
+void conn_want_drain(struct conn *c)
+{
+    c->flags |= CONN_F_WANT_DRAIN;
     mark_dirty(c);
 }
 
@@ -361,6 +369,12 @@ static void on_io(struct loop *l, int fd, void *ud, unsigned events)
         }
         if (c->flags & CONN_F_STARTTLS && buf_used(&c->out) == 0)
             mark_dirty(c);
+        if (c->flags & CONN_F_WANT_DRAIN && buf_used(&c->out) == 0 &&
+            !(c->flags & CONN_F_CLOSING)) {
+            c->flags &= ~CONN_F_WANT_DRAIN;
+            if (c->h->drained)
+                c->h->drained(c);
+        }
         update_watch(c);
     }
     if (events & LOOP_READ) {

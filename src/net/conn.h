@@ -29,6 +29,12 @@ struct conn_handler {
     /* The connection is about to be freed: drop every pointer to it.
      * reason is a short static string for logs. */
     void (*closed)(struct conn *c, const char *reason);
+    /* Optional: everything queued has been sent, after conn_want_drain()
+     * asked to be told. Called on the loop thread, at most once per loop
+     * turn, so a handler that sends a large body piece by piece (queueing
+     * the next piece here) shares the loop fairly and holds one piece at
+     * a time. */
+    void (*drained)(struct conn *c);
 };
 
 #define CONN_F_CLOSING 0x01u    /* close requested; no more reads */
@@ -40,6 +46,7 @@ struct conn_handler {
 #define CONN_F_READ_AGAIN 0x40u /* TLS holds decrypted bytes unread */
 #define CONN_F_READABLE 0x80u   /* collected for this turn's parallel read */
 #define CONN_F_FLUSHED 0x100u   /* flushed by this round's parallel send */
+#define CONN_F_WANT_DRAIN 0x200u /* call drained() once output is sent */
 
 struct conn {
     /* read-only */
@@ -90,6 +97,9 @@ void conn_starttls(struct conn *c, struct tls_ctx *ctx);
 void conn_trim(struct conn *c);
 /* Sends what is queued, then closes. reason is a static string. */
 void conn_close_async(struct conn *c, const char *reason);
+/* Asks for one drained() call once the queued output has been sent
+ * (at the earliest in the next loop turn). */
+void conn_want_drain(struct conn *c);
 /* Stops or resumes reading (e.g. while a failed login is delayed). */
 void conn_pause_read(struct conn *c, bool pause);
 bool conn_is_tls(const struct conn *c);

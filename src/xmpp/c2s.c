@@ -72,7 +72,9 @@ static struct hmap failures = HMAP_INIT;
 
 static void on_data(struct conn *c, const char *data, size_t len);
 static void on_closed(struct conn *c, const char *reason);
-static const struct conn_handler c2s_handler = { on_data, on_closed };
+static const struct conn_handler c2s_handler = {
+    .data = on_data, .closed = on_closed,
+};
 
 static void on_stream_open(void *ud, const struct stanza *hdr);
 static void on_stanza(void *ud, struct stanza *st);

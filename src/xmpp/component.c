@@ -61,7 +61,9 @@ static struct comp *all_comps;
 
 static void on_data(struct conn *c, const char *data, size_t len);
 static void on_closed(struct conn *c, const char *reason);
-static const struct conn_handler comp_handler = { on_data, on_closed };
+static const struct conn_handler comp_handler = {
+    .data = on_data, .closed = on_closed,
+};
 
 static void on_stream_open(void *ud, const struct stanza *hdr);
 static void on_stanza(void *ud, struct stanza *st);

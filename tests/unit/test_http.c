@@ -2,7 +2,9 @@
  * an answer given later (asynchronously) holds back the pipelined
  * request behind it, which is then answered in order; a connection
  * that goes away while a handler holds its request tells the handler;
- * and an answer given after the connection is gone is dropped.
+ * an answer given after the connection is gone is dropped; a streamed
+ * body goes out piece by piece, one piece queued at a time, and its
+ * producer hears when the client hangs up midway.
  *
  * http.c is included to reach its connection constructor. */
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,149 @@ static void echo_head(struct http_req *r, void *ud)
     buf_free(&b);
 }
 
+static struct http_conn *connect_peer(int *peer);
+static void feed(struct http_conn *hc, const char *s);
+
+/* ---- a streamed body ---- */
+
+#define BIG (3u << 20)
+
+struct stream_state {
+    uint64_t sent;     /* bytes produced */
+    size_t max_queued; /* largest output seen queued before a piece */
+    int done;          /* 0 running, 1 complete, 2 incomplete */
+    struct conn *c;
+};
+static struct stream_state st;
+
+static int fill_big(void *ud, struct buf *out, size_t max)
+{
+    struct stream_state *s = ud;
+    if (buf_used(out) > s->max_queued)
+        s->max_queued = buf_used(out);
+    char *w = buf_reserve(out, max);
+    for (size_t i = 0; i < max; i++)
+        w[i] = (char)('a' + (s->sent + i) % 26);
+    buf_commit(out, max);
+    s->sent += max;
+    return s->sent == BIG ? 1 : 0;
+}
+
+static void big_done(void *ud, bool complete)
+{
+    struct stream_state *s = ud;
+    s->done = complete ? 1 : 2;
+}
+
+static void big(struct http_req *r, void *ud)
+{
+    (void)ud;
+    st.c = r->conn;
+    http_respond_stream(r, 200, "application/octet-stream", NULL, BIG,
+                        fill_big, big_done, &st);
+}
+
+struct reader {
+    int fd;
+    size_t stop_after; /* close after this many bytes; 0: read it all */
+    struct buf got;
+    _Atomic int finished;
+};
+
+static void *read_all(void *arg)
+{
+    struct reader *rd = arg;
+    char b[16384];
+    for (;;) {
+        ssize_t n = read(rd->fd, b, sizeof(b));
+        if (n <= 0)
+            break;
+        buf_append(&rd->got, b, (size_t)n);
+        if (rd->stop_after && buf_used(&rd->got) >= rd->stop_after)
+            break;
+        /* Head (about 150 bytes) and body in full. */
+        const char *h = memmem(buf_data(&rd->got), buf_used(&rd->got),
+                               "\r\n\r\n", 4);
+        if (h && buf_used(&rd->got) - (size_t)(h + 4 - buf_data(&rd->got)) ==
+                     BIG)
+            break;
+    }
+    close(rd->fd);
+    rd->finished = 1;
+    return NULL;
+}
+
+static struct timer poll_timer;
+static unsigned polls;
+
+/* Stops the loop once the reader and the stream are both done (or
+ * after 20 s). */
+static void poll_done(struct loop *l, void *ud)
+{
+    struct reader *rd = ud;
+    if ((rd->finished && st.done) || ++polls > 2000) {
+        loop_stop(l);
+        return;
+    }
+    timer_start(l, &poll_timer, 10, poll_done, rd);
+}
+
+/* Runs the loop until the stream is over (or 20 s). */
+static void run_stream(int fd, size_t stop_after, struct reader *rd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *rd = (struct reader){ fd, stop_after, BUF_INIT, 0 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_all, rd), 0);
+    polls = 0;
+    timer_start(srv.loop, &poll_timer, 10, poll_done, rd);
+    loop_run(srv.loop);
+    timer_stop(srv.loop, &poll_timer);
+    if (!rd->finished)
+        shutdown(fd, SHUT_RDWR);
+    pthread_join(t, NULL);
+}
+
+static void test_streamed_body(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    st = (struct stream_state){ 0 };
+    feed(hc, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct reader rd;
+    run_stream(fd, 0, &rd);
+    assert_int_equal(st.done, 1);
+    const char *s = buf_cstr(&rd.got);
+    assert_non_null(strstr(s, "Content-Length: 3145728\r\n"));
+    const char *body = strstr(s, "\r\n\r\n") + 4;
+    size_t blen = buf_used(&rd.got) - (size_t)(body - s);
+    assert_int_equal(blen, BIG);
+    for (size_t i = 0; i < blen; i += 4099)
+        assert_int_equal(body[i], 'a' + i % 26);
+    /* One piece queued at a time: before each piece only the head (or
+     * nothing) was waiting. */
+    assert_true(st.max_queued < 512);
+    buf_free(&rd.got);
+    /* The reader hung up: the server closes its end on its own. */
+}
+
+static void test_stream_cut(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    st = (struct stream_state){ 0 };
+    feed(hc, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct reader rd;
+    run_stream(fd, 100000, &rd);
+    /* The reader hung up mid-body: the producer hears of it. */
+    assert_int_equal(st.done, 2);
+    assert_true(st.sent < BIG);
+    buf_free(&rd.got);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -75,6 +221,8 @@ static int setup(void **state)
     http_route(HTTP_M_GET, "/abort", with_abort, NULL, 0);
     http_route(HTTP_M_GET, "/now", now, "now-body", 0);
     http_route(HTTP_M_GET, "/echo", echo_head, NULL, 0);
+    http_route(HTTP_M_GET, "/big", big, NULL, 0);
+    loop_on_before_sleep(srv.loop, conn_flush_all, NULL);
     return 0;
 }
 
@@ -200,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_async_in_order),
         cmocka_unit_test(test_abort_and_late_answer),
         cmocka_unit_test(test_head_split_everywhere),
+        cmocka_unit_test(test_streamed_body),
+        cmocka_unit_test(test_stream_cut),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -46,7 +46,9 @@ static void peer_closed(struct conn *c, const char *reason)
     s->conn = NULL;
 }
 
-static const struct conn_handler test_handler = { NULL, peer_closed };
+static const struct conn_handler test_handler = {
+    .data = NULL, .closed = peer_closed,
+};
 
 static void add_user(const char *name)
 {
