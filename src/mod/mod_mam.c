@@ -10,6 +10,12 @@
  * before delivery, where the message also gets the archive id as its
  * <stanza-id by='user@domain'/>; stanza-ids that claim to be ours but
  * came with the message are removed first, so clients can trust them.
+ * An outgoing message carries the sender's archive id the same way
+ * while the sender's side handles it (priority PRIO_HIGH / 2 on
+ * "pre-message"), so that copies to the sender's other resources
+ * (XEP-0280 sent carbons, hooked in between) tell clients its archive
+ * id; it is taken off again (PRIO_LOW * 10) before the message is
+ * routed to its addressee.
  *
  * Queries take the form fields with, start, end, before-id, after-id and
  * ids (#extended), RSM max/after/before (an empty <before/> is the last
@@ -23,8 +29,8 @@
  * archive_retention_days are purged in batches on a timer, one batch per
  * loop turn, so a large purge never stalls other work.
  *
- * Archived ids are random tokens, unique per account; the store orders
- * rows itself, so ids need not sort. */
+ * Archive ids come from the store: unique and unguessable, they are
+ * the stanza ids too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,23 +262,31 @@ static int archive(const char *user, const struct stanza *m,
     return r;
 }
 
-static int incoming(struct hook_ctx *h, struct stanza *m)
+/* Archives m in user's archive (with: the other party) when it is
+ * archivable and the preferences allow, and marks it with the archive
+ * id. Stanza-ids claiming to be the account's go first either way. */
+static void archive_and_mark(const char *user, struct stanza *m,
+                             const struct jid *with, unsigned long conn)
 {
     char bare[BARE_MAX];
-    bare_of_user(bare, h->user);
+    bare_of_user(bare, user);
     strip_stanza_ids(m, bare);
-    if (!archivable(m) || !h->from || !h->from->s)
-        return HOOK_PASS;
-    if (!prefs_allow(h->user, h->from))
-        return HOOK_PASS;
+    if (!archivable(m) || !with->s || !prefs_allow(user, with))
+        return;
     char id[ID_LEN + 1];
-    if (archive(h->user, m, h->from, id) < 0) {
-        log_warn(h->sess ? h->sess->id : 0, "mam: could not archive");
-        return HOOK_PASS;
+    if (archive(user, m, with, id) < 0) {
+        log_warn(conn, "mam: could not archive");
+        return;
     }
     struct stanza *sid = stanza_add_child(m, NS_SID, "stanza-id");
     stanza_set_attr(sid, "by", bare);
     stanza_set_attr(sid, "id", id);
+}
+
+static int incoming(struct hook_ctx *h, struct stanza *m)
+{
+    if (h->from)
+        archive_and_mark(h->user, m, h->from, h->sess ? h->sess->id : 0);
     return HOOK_PASS;
 }
 
@@ -281,13 +295,19 @@ static int outgoing(struct hook_ctx *h, struct stanza *m)
     struct session *s = h->sess;
     /* Messages to the account itself are archived once, on arrival;
      * messages to the server are no conversation. */
-    if (!s || !jid_has_node(h->to) || jid_bare_equal(h->from, h->to))
-        return HOOK_PASS;
-    if (!archivable(m) || !prefs_allow(s->username, h->to))
-        return HOOK_PASS;
-    char id[ID_LEN + 1];
-    if (archive(s->username, m, h->to, id) < 0)
-        log_warn(s->id, "mam: could not archive");
+    if (s && jid_has_node(h->to) && !jid_bare_equal(h->from, h->to))
+        archive_and_mark(s->username, m, h->to, s->id);
+    return HOOK_PASS;
+}
+
+/* The sender's archive id is for the sender's own resources only. */
+static int outgoing_done(struct hook_ctx *h, struct stanza *m)
+{
+    if (h->sess) {
+        char bare[BARE_MAX];
+        bare_of_user(bare, h->sess->username);
+        strip_stanza_ids(m, bare);
+    }
     return HOOK_PASS;
 }
 
@@ -820,6 +840,7 @@ int mod_mam_init(struct mod *m)
     /* After blocking (which refuses first), before carbons and delivery
      * (which must see the stanza-id). */
     mod_hook(m, "pre-message", outgoing, PRIO_HIGH / 2);
+    mod_hook(m, "pre-message", outgoing_done, PRIO_LOW * 10);
     mod_hook(m, "message/bare", incoming, PRIO_HIGH / 2);
     mod_hook(m, "message/full", incoming, PRIO_HIGH / 2);
     mod_hook_iq(m, IQ_SET, TO_BARE, NS_MAM, "query", query_set, PRIO_DEFAULT);

@@ -44,6 +44,8 @@ async def main(srv):
         m = await bob.messages.get(theke.body_is("m%02d" % i), 10)
         sid = stanza_id(m, bob_bare)
         check(sid, "live message without stanza-id by %s: %s" % (bob_bare, m))
+        check(stanza_id(m, srv.jid("alice")) is None,
+              "the sender's archive id reached bob: %s" % m)
         live["m%02d" % i] = sid
         if i % 3 == 0:
             bob.chat(str(alice.boundjid), "r%02d" % i)
@@ -52,15 +54,20 @@ async def main(srv):
                   "reply to alice without stanza-id: %s" % r)
     check(len(set(live.values())) == N, "stanza ids repeat: %s" % live)
 
-    # A stanza-id claiming to be bob's, sent by alice, does not survive.
+    # A stanza-id claiming to be bob's (or alice's), sent by alice, does
+    # not survive.
     msg = alice.make_message(mto=str(bob.boundjid), mbody="forged",
                              mtype="chat")
     ET.SubElement(msg.xml, "{urn:xmpp:sid:0}stanza-id",
                   {"by": bob_bare, "id": "forged-id"})
+    ET.SubElement(msg.xml, "{urn:xmpp:sid:0}stanza-id",
+                  {"by": srv.jid("alice"), "id": "forged-too"})
     msg.send()
     m = await bob.messages.get(theke.body_is("forged"), 10)
     sid = stanza_id(m, bob_bare)
     check(sid and sid != "forged-id", "forged stanza-id kept: %s" % m)
+    check(stanza_id(m, srv.jid("alice")) is None,
+          "a stanza-id by alice reached bob: %s" % m)
     live["forged"] = sid
 
     # Not archived: a chat state alone, <no-store/>, a headline.
