@@ -62,6 +62,10 @@ static const struct key keys[] = {
     {"http", KT_LISTEN, F(http), 0, 0},
     {"https", KT_LISTEN, F(https), 0, 0},
     {"http_max_body", KT_SIZE, F(http_max_body), 0, 1073741824},
+    {"upload_max_file_size", KT_SIZE, F(upload_max_file_size), 0,
+     1073741824},
+    {"upload_quota", KT_SIZE, F(upload_quota), 0, 1099511627776ul},
+    {"upload_expire_days", KT_UINT, F(upload_expire_days), 1, 3650},
     {"http_timeout", KT_UINT, F(http_timeout), 1, 3600},
     {"http_public_url", KT_OPT_STRING, F(http_public_url), 0, 0},
     {"websocket_url", KT_OPT_STRING, F(websocket_url), 0, 0},
@@ -139,6 +143,9 @@ void cfg_defaults(struct cfg *c)
     c->http = xstrdup("127.0.0.1:5280");
     c->https = xstrdup("");
     c->http_max_body = 1u << 20;
+    c->upload_max_file_size = 10u << 20;
+    c->upload_quota = 100u << 20;
+    c->upload_expire_days = 30;
     c->http_timeout = 30;
     c->tls_cert = NULL;
     c->tls_key = NULL;

@@ -32,6 +32,11 @@ struct cfg {
     char *https;               /* HTTPS listener (the c2s certificate);
                                   "" = off (default) */
     size_t http_max_body;      /* bytes of a request body; 1 MiB */
+    size_t upload_max_file_size; /* XEP-0363 file limit; 10 MiB, 0 = no
+                                    upload service */
+    size_t upload_quota;       /* bytes of uploads an account may keep;
+                                  100 MiB */
+    unsigned upload_expire_days; /* uploads are deleted after; 30 */
     unsigned http_timeout;     /* s to receive a request once it started,
                                   and to keep an idle connection; 30 */
     char *http_public_url;     /* base URL clients reach the HTTP server

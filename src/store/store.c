@@ -343,6 +343,52 @@ int store_invite_purge(struct store *st, int64_t now)
     return st->ops->invite_purge(st, now);
 }
 
+void upload_free(struct upload *u)
+{
+    FREE_NULL(u->token);
+    FREE_NULL(u->username);
+    FREE_NULL(u->filename);
+    FREE_NULL(u->content_type);
+}
+
+int store_upload_put(struct store *st, const struct upload *u)
+{
+    if (!u->token || !u->username || !u->filename || !u->content_type)
+        return -ERR_INVAL;
+    return st->ops->upload_put(st, u);
+}
+
+int store_upload_get(struct store *st, const char *token, struct upload *out)
+{
+    *out = (struct upload){ 0 };
+    if (!token)
+        return -ERR_INVAL;
+    return st->ops->upload_get(st, token, out);
+}
+
+int store_upload_done(struct store *st, const char *token)
+{
+    return token ? st->ops->upload_done(st, token) : -ERR_INVAL;
+}
+
+int store_upload_del(struct store *st, const char *token)
+{
+    return token ? st->ops->upload_del(st, token) : -ERR_INVAL;
+}
+
+int store_upload_usage(struct store *st, const char *user, int64_t *bytes)
+{
+    *bytes = 0;
+    return user ? st->ops->upload_usage(st, user, bytes) : -ERR_INVAL;
+}
+
+int store_upload_expired(struct store *st, int64_t before, unsigned limit,
+                         store_upload_fn *fn, void *ud)
+{
+    return fn ? st->ops->upload_expired(st, before, limit, fn, ud)
+              : -ERR_INVAL;
+}
+
 int store_kv_list(struct store *st, const char *user, const char *ns,
                   store_kv_fn *fn, void *ud)
 {

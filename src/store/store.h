@@ -86,6 +86,20 @@ struct invite {
 
 void invite_free(struct invite *inv);
 
+/* A file uploaded over HTTP (XEP-0363). */
+struct upload {
+    char *token;        /* owned, unguessable, in the URL */
+    char *username;     /* owned, the uploader */
+    char *filename;     /* owned */
+    int64_t size;       /* bytes */
+    char *content_type; /* owned */
+    int64_t created_at; /* Unix time */
+    bool done;          /* the file has been stored */
+};
+
+void upload_free(struct upload *u);
+typedef void store_upload_fn(void *ud, const struct upload *u);
+
 struct store;
 
 typedef void store_user_fn(void *ud, const char *username);
@@ -175,6 +189,15 @@ struct store_ops {
                       struct invite *out);
     int (*invite_del)(struct store *st, const char *token);
     int (*invite_purge)(struct store *st, int64_t now);
+
+    int (*upload_put)(struct store *st, const struct upload *u);
+    int (*upload_get)(struct store *st, const char *token,
+                      struct upload *out);
+    int (*upload_done)(struct store *st, const char *token);
+    int (*upload_del)(struct store *st, const char *token);
+    int (*upload_usage)(struct store *st, const char *user, int64_t *bytes);
+    int (*upload_expired)(struct store *st, int64_t before, unsigned limit,
+                          store_upload_fn *fn, void *ud);
 };
 
 struct store {
@@ -304,5 +327,19 @@ int store_invite_get(struct store *st, const char *token,
 int store_invite_del(struct store *st, const char *token);
 /* Deletes the invitations that expired before now. */
 int store_invite_purge(struct store *st, int64_t now);
+
+/* Uploads (XEP-0363). -ERR_EXISTS for a taken token, -ERR_NOTFOUND for
+ * an unknown account or token. */
+int store_upload_put(struct store *st, const struct upload *u);
+int store_upload_get(struct store *st, const char *token,
+                     struct upload *out);
+/* Marks the file as stored. */
+int store_upload_done(struct store *st, const char *token);
+int store_upload_del(struct store *st, const char *token);
+/* Bytes the account's uploads take, slots not yet used included. */
+int store_upload_usage(struct store *st, const char *user, int64_t *bytes);
+/* Calls fn for up to limit uploads created before before, oldest first. */
+int store_upload_expired(struct store *st, int64_t before, unsigned limit,
+                         store_upload_fn *fn, void *ud);
 
 #endif

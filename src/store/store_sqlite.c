@@ -100,11 +100,19 @@ enum q {
     Q_ARCHIVE_NEXT_SEQ,
     Q_SECRET_GET,
     Q_SECRET_PUT,
+    Q_UPLOAD_PUT,
+    Q_UPLOAD_GET,
+    Q_UPLOAD_DONE,
+    Q_UPLOAD_DEL,
+    Q_UPLOAD_USAGE,
+    Q_UPLOAD_EXPIRED,
     Q_COUNT
 };
 
 #define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
 #define ARCHIVE_COLS "seq, ts, with_bare, with_res, xml"
+#define UPLOAD_COLS                                                            \
+    "token, username, filename, size, content_type, created_at, done"
 /* ?1 user, ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive
  * time bounds; the queries add ?6 the limit, then the 'with' filter
  * (?7 bare JID, ?8 resource or NULL); the counts take it as ?6, ?7.
@@ -206,6 +214,16 @@ static const char *const sql_text[Q_COUNT] = {
         " 0)) + 1",
     [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
     [Q_SECRET_PUT] = "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
+    [Q_UPLOAD_PUT] =
+        "INSERT INTO uploads (token, username, filename, size, content_type,"
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE token = ?1",
+    [Q_UPLOAD_DONE] = "UPDATE uploads SET done = 1 WHERE token = ?1",
+    [Q_UPLOAD_DEL] = "DELETE FROM uploads WHERE token = ?1",
+    [Q_UPLOAD_USAGE] =
+        "SELECT COALESCE(SUM(size), 0) FROM uploads WHERE username = ?1",
+    [Q_UPLOAD_EXPIRED] = "SELECT " UPLOAD_COLS " FROM uploads"
+                         " WHERE created_at < ?1 ORDER BY created_at LIMIT ?2",
     [Q_BLOCK_ADD] = "INSERT INTO blocklist (username, jid) VALUES (?1, ?2)"
                     " ON CONFLICT (username, jid) DO NOTHING",
     [Q_BLOCK_DEL] = "DELETE FROM blocklist WHERE username = ?1 AND jid = ?2",
@@ -295,6 +313,7 @@ static void destroy(struct sqlite_store *s);
 static int drain_deferred(struct sqlite_store *s);
 static int archive_setup(struct sqlite_store *s);
 static int commit(struct sqlite_store *s);
+static char *column_dup(sqlite3_stmt *stmt, int i);
 static void checkpointer_stop(struct checkpointer *c);
 
 static struct sqlite_store *from_store(struct store *st)
@@ -1237,6 +1256,84 @@ static int sqlite_block_match(struct store *st, const char *user,
                              c[2], c[3]));
 }
 
+/* --- uploads --- */
+
+static int sqlite_upload_put(struct store *st, const struct upload *u)
+{
+    int r = run(from_store(st), Q_UPLOAD_PUT, "tttiti", u->token, u->username,
+                u->filename, u->size, u->content_type, u->created_at);
+    return r < 0 ? r : 0;
+}
+
+static void row_to_upload(sqlite3_stmt *stmt, struct upload *u)
+{
+    u->token = column_dup(stmt, 0);
+    u->username = column_dup(stmt, 1);
+    u->filename = column_dup(stmt, 2);
+    u->size = sqlite3_column_int64(stmt, 3);
+    u->content_type = column_dup(stmt, 4);
+    u->created_at = sqlite3_column_int64(stmt, 5);
+    u->done = sqlite3_column_int(stmt, 6) != 0;
+}
+
+static int sqlite_upload_get(struct store *st, const char *token,
+                             struct upload *out)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_UPLOAD_GET, "t", token);
+    if (!stmt)
+        return -ERR_STORE;
+    int rc = sqlite3_step(stmt), r = 0;
+    if (rc == SQLITE_ROW)
+        row_to_upload(stmt, out);
+    else
+        r = rc == SQLITE_DONE ? -ERR_NOTFOUND
+                              : sql_fail(s, rc, sql_text[Q_UPLOAD_GET]);
+    stmt_put(s, Q_UPLOAD_GET, stmt);
+    return r;
+}
+
+static int sqlite_upload_done(struct store *st, const char *token)
+{
+    int r = run(from_store(st), Q_UPLOAD_DONE, "t", token);
+    return r == 0 ? -ERR_NOTFOUND : r < 0 ? r : 0;
+}
+
+static int sqlite_upload_del(struct store *st, const char *token)
+{
+    int r = run(from_store(st), Q_UPLOAD_DEL, "t", token);
+    return r == 0 ? -ERR_NOTFOUND : r < 0 ? r : 0;
+}
+
+static int sqlite_upload_usage(struct store *st, const char *user,
+                               int64_t *bytes)
+{
+    struct sqlite_store *s = from_store(st);
+    return step_int(s, Q_UPLOAD_USAGE, query(s, Q_UPLOAD_USAGE, "t", user),
+                    bytes);
+}
+
+static int sqlite_upload_expired(struct store *st, int64_t before,
+                                 unsigned limit, store_upload_fn *fn,
+                                 void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt =
+        query(s, Q_UPLOAD_EXPIRED, "ii", before, (int64_t)limit);
+    if (!stmt)
+        return -ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct upload u;
+        row_to_upload(stmt, &u);
+        fn(ud, &u);
+        upload_free(&u);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_UPLOAD_EXPIRED]);
+    stmt_put(s, Q_UPLOAD_EXPIRED, stmt);
+    return r;
+}
+
 /* --- invitations --- */
 
 static int sqlite_invite_put(struct store *st, const struct invite *inv)
@@ -1634,6 +1731,12 @@ static const struct store_ops sqlite_ops = {
     .invite_get = sqlite_invite_get,
     .invite_del = sqlite_invite_del,
     .invite_purge = sqlite_invite_purge,
+    .upload_put = sqlite_upload_put,
+    .upload_get = sqlite_upload_get,
+    .upload_done = sqlite_upload_done,
+    .upload_del = sqlite_upload_del,
+    .upload_usage = sqlite_upload_usage,
+    .upload_expired = sqlite_upload_expired,
 };
 
 int store_sqlite_open(const char *path, struct store **out)
