@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 
+#include "xml/xser.h"
 #include "xmpp/router.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
@@ -34,6 +35,22 @@ void iq_send_reply(struct hook_ctx *h, struct stanza *reply)
         session_send(h->sess, reply);
     else
         router_route(reply);
+}
+
+int iq_reply_raw(struct hook_ctx *h, const struct stanza *iq,
+                 const char *inner, size_t len)
+{
+    struct stanza *r = iq_result(iq);
+    struct buf out = BUF_INIT;
+    xser_write(r, "jabber:client", &out);
+    stanza_unref(r);
+    out.len -= 2; /* "/>" of the empty result */
+    buf_append(&out, ">", 1);
+    buf_append(&out, inner, len);
+    buf_append_str(&out, "</iq>");
+    session_send_raw(h->sess, buf_data(&out), buf_used(&out));
+    buf_free(&out);
+    return HOOK_HANDLED;
 }
 
 int iq_reply_empty(struct hook_ctx *h, const struct stanza *iq)

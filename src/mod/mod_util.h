@@ -19,6 +19,11 @@ struct stanza *iq_result(const struct stanza *iq);
 void iq_send_reply(struct hook_ctx *h, struct stanza *reply);
 /* Sends an empty result for iq. Returns HOOK_HANDLED. */
 int iq_reply_empty(struct hook_ctx *h, const struct stanza *iq);
+/* Sends the result for a client's iq with inner (len bytes of serialised
+ * XML, from the store) as its payload, spliced in without parsing it.
+ * Needs h->sess. Returns HOOK_HANDLED. */
+int iq_reply_raw(struct hook_ctx *h, const struct stanza *iq,
+                 const char *inner, size_t len);
 
 /* XEP-0082 DateTime in UTC ("2026-11-23T06:35:35Z"), with milliseconds
  * when with_ms ("...35.123Z"). out holds DATETIME_MAX bytes. */
