@@ -2,6 +2,7 @@
 """A client that never reads while another account floods it is
 disconnected (or the flood throttled); the server's memory stays bounded
 and other clients keep chatting."""
+import re
 import socket
 import time
 
@@ -11,16 +12,30 @@ from theke import check
 FLOOD = 15000           # messages
 SIZE = 2000             # bytes of body each: about 30 MB in all
 MAX_GROWTH_KIB = 20 * 1024
+NEVER_ARCHIVE = "<prefs xmlns='urn:xmpp:mam:2' default='never'/>"
 
 
 async def main(srv):
     chat = await theke.bystanders(srv)
     bob = await srv.client("bob", resource="flood")
 
+    # The archive would keep the flood too: its memory is the store's
+    # page cache and write buffer, bounded by their own settings (about
+    # 20 MiB), not by this client's reading. Neither account archives
+    # here, so what is measured is what the deaf connection costs.
+    kind, res = await bob.iq(NEVER_ARCHIVE, itype="set")
+    check(kind == "result", "bob's archive preferences: %s" % res)
+
     def login():
         r = theke.Raw(srv)
         r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        return r, r.login("alice", resource="deaf")
+        jid = r.login("alice", resource="deaf")
+        r.send("<iq type='set' id='never'>%s</iq>" % NEVER_ARCHIVE)
+        got = r.read_until(r"<iq[^>]*\bid=['\"]never['\"][^>]*>", 10,
+                           "alice's archive preferences")
+        check(re.search(rb"type=['\"]result", got.split(b"<iq")[-1]),
+              "alice's archive preferences: %r" % got)
+        return r, jid
     r, jid = await theke.in_thread(login)
     pid = srv.proc.pid
     rss0 = theke.rss_kib(pid)
