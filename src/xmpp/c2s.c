@@ -600,9 +600,12 @@ static void stream_opened(struct session *s, const struct stanza *hdr)
 static void on_stream_close(void *ud)
 {
     struct session *s = ud;
+    /* A framed transport's parse of each message ends with our own
+     * wrapper's end tag: its stream ends with <close/> only. */
+    if (s->tr->framed)
+        return;
     s->ending = true;
-    if (!s->tr->framed)
-        s->tr->close(s, "stream closed by client");
+    s->tr->close(s, "stream closed by client");
 }
 
 /* RFC 7395 §3.3: <open/> and <close/> stand for the stream header and
