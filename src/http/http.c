@@ -275,7 +275,9 @@ static void write_head(struct http_conn *hc, int status, const char *ctype,
                status, http_status_text(status), date);
     if (ctype)
         buf_printf(out, "Content-Type: %s\r\n", ctype);
-    buf_printf(out, "Content-Length: %zu\r\n", len);
+    /* RFC 9110 §8.6: none on 204 (nor 1xx, 304, which carry no body). */
+    if (status != 204 && status != 304 && status >= 200)
+        buf_printf(out, "Content-Length: %zu\r\n", len);
     if (close)
         buf_append_str(out, "Connection: close\r\n");
     else if (hc->parser.http_minor == 0)
@@ -309,7 +311,7 @@ void http_respond(struct http_req *r, int status, const char *content_type,
         return;
     }
     write_head(hc, status, content_type, extra_headers, len, !hc->keep_alive);
-    if (!r->head && len)
+    if (!r->head && len && status != 204 && status != 304)
         buf_append(conn_outbuf(hc->c), body, len);
     conn_wrote(hc->c);
     char q[LOG_QUOTE_BUFSZ];

@@ -47,6 +47,12 @@ static void with_abort(struct http_req *r, void *ud)
     http_req_on_abort(r, count_abort, NULL);
 }
 
+static void no_content(struct http_req *r, void *ud)
+{
+    (void)ud;
+    http_respond(r, 204, NULL, NULL, "ignored", 7);
+}
+
 static void now(struct http_req *r, void *ud)
 {
     http_respond(r, 200, "text/plain", NULL, ud, strlen(ud));
@@ -221,6 +227,7 @@ static int setup(void **state)
     http_route(HTTP_M_GET, "/abort", with_abort, NULL, 0);
     http_route(HTTP_M_GET, "/now", now, "now-body", 0);
     http_route(HTTP_M_GET, "/echo", echo_head, NULL, 0);
+    http_route(HTTP_M_GET, "/none", no_content, NULL, 0);
     http_route(HTTP_M_GET, "/big", big, NULL, 0);
     loop_on_before_sleep(srv.loop, conn_flush_all, NULL);
     return 0;
@@ -293,6 +300,29 @@ static void test_async_in_order(void **state)
     close(fd);
 }
 
+/* RFC 9110 §8.6: a 204 has neither a body nor a Content-Length. */
+static void test_no_content(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    feed(hc, "GET /none HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct buf got = BUF_INIT;
+    read_back(fd, &got);
+    const char *s = buf_cstr(&got);
+    assert_int_equal(strncmp(s, "HTTP/1.1 204 No Content\r\n", 25), 0);
+    const char *end = strstr(s, "\r\n\r\n");
+    assert_non_null(end);
+    assert_null(memmem(s, (size_t)(end - s), "Content-Length", 14));
+    /* The next answer follows the 204's head at once. */
+    assert_int_equal(strncmp(end + 4, "HTTP/1.1 200 OK\r\n", 17), 0);
+    buf_free(&got);
+    conn_close_async(hc->c, "test");
+    conn_flush_all(srv.loop, NULL);
+    close(fd);
+}
+
 static void test_abort_and_late_answer(void **state)
 {
     (void)state;
@@ -347,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_async_in_order),
         cmocka_unit_test(test_abort_and_late_answer),
+        cmocka_unit_test(test_no_content),
         cmocka_unit_test(test_head_split_everywhere),
         cmocka_unit_test(test_streamed_body),
         cmocka_unit_test(test_stream_cut),
