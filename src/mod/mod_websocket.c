@@ -45,7 +45,13 @@ static struct buf *ws_begin(struct session *s);
 static void ws_end(struct session *s);
 static void ws_close_stream(struct session *s, const char *reason);
 static const struct session_transport ws_transport = {
-    "websocket", true, ws_open, ws_begin, ws_end, ws_close_stream,
+    .name = "websocket",
+    .framed = true,
+    .channel_binding = false,
+    .open = ws_open,
+    .begin = ws_begin,
+    .end = ws_end,
+    .close = ws_close_stream,
 };
 
 static void on_message(struct ws *w, void *ud, const char *data, size_t len);

@@ -91,7 +91,13 @@ static struct buf *tcp_begin(struct session *s);
 static void tcp_end(struct session *s);
 static void tcp_close(struct session *s, const char *reason);
 const struct session_transport c2s_stream_transport = {
-    "tcp", false, tcp_open, tcp_begin, tcp_end, tcp_close,
+    .name = "tcp",
+    .framed = false,
+    .channel_binding = true,
+    .open = tcp_open,
+    .begin = tcp_begin,
+    .end = tcp_end,
+    .close = tcp_close,
 };
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
@@ -242,13 +248,16 @@ static void add_mech(void *ud, const char *mech)
 #define CB_TYPES 3
 
 /* The channel binding types the stream's TLS connection can give, with
- * their data (at most CB_TYPES); 0 without TLS. */
+ * their data (at most CB_TYPES); 0 without TLS or when the transport
+ * does not bind. */
 static unsigned channel_bindings(struct session *s, struct scram_cb *cbs)
 {
     static const char *const types[CB_TYPES] = {
         "tls-exporter", "tls-server-end-point", "tls-unique"
     };
     unsigned n = 0;
+    if (!s->tr->channel_binding)
+        return 0;
     for (unsigned i = 0; i < CB_TYPES && s->conn; i++) {
         int len = conn_channel_binding(s->conn, types[i], cbs[n].data,
                                        sizeof(cbs[n].data));

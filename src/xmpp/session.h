@@ -56,6 +56,11 @@ struct session_transport {
      * and closed with <close/> (RFC 7395 §3.3): top-level elements
      * declare their namespaces, and STARTTLS is not offered. */
     bool framed;
+    /* SASL may bind to the connection's TLS (-PLUS mechanisms, RFC 5929,
+     * XEP-0440). Not on WebSocket: a browser cannot see into the TLS of
+     * its connection, and a common web library (stanza) picks -PLUS
+     * whenever it is offered and then sends no binding at all. */
+    bool channel_binding;
     /* Writes the start of a stream (<stream:stream> or <open/>) with
      * the session's stream_id. */
     void (*open)(struct session *s);

@@ -6,7 +6,9 @@ with a slixmpp client on TCP both ways, gets roster and presence like any
 session; over ws:// login is offered only because the test allows
 plaintext on loopback (c2s_require_encryption = false). <close/> is
 answered with <close/> and a close frame 1000; a second login with the
-same resource replaces the first with a conflict stream error."""
+same resource replaces the first with a conflict stream error. No -PLUS
+mechanism is offered: a browser cannot bind to the TLS under its
+WebSocket."""
 import re
 
 import theke
@@ -20,6 +22,8 @@ def ws_chat(srv, tls, resource):
     check("<mechanisms" in feats and "PLAIN" in feats,
           "no PLAIN over %s: %s" % ("wss" if tls else "ws", feats))
     check("<starttls" not in feats, "STARTTLS over WebSocket: %s" % feats)
+    check("-PLUS<" not in feats and "sasl-channel-binding" not in feats,
+          "channel binding offered over WebSocket: %s" % feats)
     outcome = w.auth_plain("alice", srv.users["alice"])
     check(outcome == "success", "PLAIN: %s" % outcome)
     feats = w.open_stream()
