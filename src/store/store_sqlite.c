@@ -248,7 +248,7 @@ static const char *const sql_text[Q_COUNT] = {
  * about this many bytes before they are written (sqlite_archive_append). */
 #define ARCHIVE_DEFER_MS 100
 #define ARCHIVE_DEFER_ROWS 4096
-#define ARCHIVE_DEFER_BYTES (4u << 20)
+#define ARCHIVE_DEFER_BYTES (1u << 20)
 
 struct sqlite_store {
     struct store base;           /* public: must stay first */
@@ -1757,12 +1757,12 @@ int store_sqlite_open(const char *path, struct store **out)
     /* foreign_keys cannot change inside a transaction, so it is set
      * before the migrations; synchronous=NORMAL is durable across a
      * process crash in WAL mode, and only the last commits can be lost
-     * to a power failure. A 16 MiB page cache (SQLite's default is 2)
+     * to a power failure. A 4 MiB page cache (SQLite's default is 2)
      * keeps the archive's index pages in memory rather than behind a
      * pread() each. */
     if (set_journal_wal(s, path) < 0 ||
         exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-                    " PRAGMA cache_size = -16384") < 0)
+                    " PRAGMA cache_size = -4096") < 0)
         goto fail;
     int64_t fk = 0;
     if (read_int(s, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
