@@ -2,9 +2,11 @@
  *
  * A client (Conversations, Monal, Siskin) enables push for an app server
  * (its JID, usually an external component, and a node) and then sleeps.
- * When a message for the account goes to offline storage, every
- * registration of the account gets a publish to its node, as the user's
- * bare JID, with the publish-options the client gave (its secret).
+ * When a message for the account goes to offline storage, or reaches a
+ * session that is asleep (its connection gone, stream management keeping
+ * it for resumption), every registration of the account gets a publish
+ * to its node, as the user's bare JID, with the publish-options the
+ * client gave (its secret).
  *
  * The notification says only that there is a new message: FORM_TYPE
  * urn:xmpp:push:summary with message-count 1, never the sender or the
@@ -284,6 +286,36 @@ static int offline_message(struct hook_ctx *h, struct stanza *m)
     return HOOK_PASS;
 }
 
+/* A stanza for a session whose connection is gone: stream management
+ * holds it until the client resumes, which a push makes it do. */
+static int to_sleeping_session(struct hook_ctx *h, struct stanza *st)
+{
+    struct session *s = h->sess;
+    if (!s || s->conn || !s->bound)
+        return HOOK_PASS;
+    struct session_out *out = h->data;
+    bool message_with_body;
+    if (st) {
+        const char *type = stanza_attr(st, "type");
+        message_with_body = strcmp(st->name, "message") == 0 &&
+                            (!type || is(type, "chat") || is(type, "normal")) &&
+                            stanza_child(st, NS_CLIENT, "body");
+    } else {
+        /* Serialised already (offline and archive copies): a message
+         * with a body, by its text. */
+        message_with_body = out && out->len > 8 &&
+                            memcmp(out->xml, "<message", 8) == 0 &&
+                            memmem(out->xml, out->len, "<body", 5) &&
+                            !memmem(out->xml, out->len, "type='error'", 12);
+    }
+    if (!message_with_body)
+        return HOOK_PASS;
+    struct notify_ctx n = { .user = s->username };
+    snprintf(n.from, sizeof(n.from), "%s@%s", s->username, srv.domain);
+    store_kv_list(srv.store, s->username, NS_PUSH, publish, &n);
+    return HOOK_PASS;
+}
+
 /* The app server's answer to a publish. */
 static int publish_answer(struct hook_ctx *h, struct stanza *iq)
 {
@@ -328,6 +360,8 @@ int mod_push_init(struct mod *m)
     mod_hook_iq(m, IQ_SET, TO_BARE, NS_PUSH, "disable", disable,
                 PRIO_DEFAULT);
     mod_hook(m, "message/offline", offline_message, PRIO_HIGH);
+    /* Before stream management queues the stanza. */
+    mod_hook(m, "session-out", to_sleeping_session, PRIO_HIGH);
     mod_hook(m, "iq-result/bare", publish_answer, PRIO_DEFAULT);
     return 0;
 }

@@ -154,6 +154,18 @@ async def main(srv):
     await asyncio.sleep(0.3)
     bob.chat(srv.jid("alice"), "third")
     await app.publishes.none(wait=1.0, what="push after disable")
+
+    # A session that stream management keeps asleep after its connection
+    # broke gets a push for a message, which waits for its resumption.
+    phone = await theke.sm_client(srv, "alice", "phone")
+    await enable_iq(phone, "device-2", secret="s-2").send(timeout=10)
+    phone.cut()
+    await asyncio.sleep(0.5)
+    bob.chat(srv.jid("alice") + "/phone", "while asleep")
+    node, iq = await app.publishes.get(lambda p: p[0] == "device-2",
+                                       timeout=10)
+    check("while asleep" not in ET.tostring(iq.xml, encoding="unicode"),
+          "the push leaks the body")
     app.disconnect()
 
 
