@@ -372,6 +372,10 @@ static void pump(struct http_conn *hc)
     conn_wrote(hc->c);
     if (hc->stream_left > 0) {
         conn_want_drain(hc->c);
+        /* A client that stops reading must not hold the body (and its
+         * producer's file) for ever. */
+        timer_start(srv.loop, &hc->timer,
+                    (uint64_t)srv.cfg->http_timeout * 1000, on_timer, hc);
         return;
     }
     end_stream(hc, true);
@@ -800,6 +804,13 @@ static void on_timer(struct loop *l, void *ud)
 {
     (void)l;
     struct http_conn *hc = ud;
+    if (hc->state == HC_STREAMING && hc->fill) {
+        log_info(hc->c->id, "http: client stopped reading a streamed body");
+        end_stream(hc, false);
+        hc->state = HC_CLOSING;
+        conn_close_async(hc->c, "http stream stalled");
+        return;
+    }
     if (hc->state != HC_READING)
         return;
     if (hc->req || buf_used(&hc->in) > 0) {

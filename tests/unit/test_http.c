@@ -216,6 +216,30 @@ static void test_stream_cut(void **state)
     buf_free(&rd.got);
 }
 
+/* The client never reads: the body stalls and is given up after
+ * http_timeout. */
+static void test_stream_stalled(void **state)
+{
+    (void)state;
+    int fd;
+    struct http_conn *hc = connect_peer(&fd);
+    unsigned saved = cfg.http_timeout;
+    cfg.http_timeout = 1;
+    st = (struct stream_state){ 0 };
+    feed(hc, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct reader rd = { .fd = fd, .finished = 1 };
+    polls = 0;
+    timer_start(srv.loop, &poll_timer, 10, poll_done, &rd);
+    loop_run(srv.loop);
+    timer_stop(srv.loop, &poll_timer);
+    cfg.http_timeout = saved;
+    assert_int_equal(st.done, 2);
+    assert_true(st.sent < BIG);
+    /* About one second, not the 20 s the poll gives up after. */
+    assert_true(polls < 500);
+    close(fd);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -381,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_head_split_everywhere),
         cmocka_unit_test(test_streamed_body),
         cmocka_unit_test(test_stream_cut),
+        cmocka_unit_test(test_stream_stalled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
