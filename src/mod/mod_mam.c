@@ -400,7 +400,9 @@ struct query {
     unsigned max;
     bool backward;  /* RSM <before/>: the page ends at the cursor */
     bool flip;      /* <flip-page/> */
-    char *strings[8]; /* owned copies the filter points into */
+    char *strings[16]; /* owned copies the filter points into: enough for
+                          every field and RSM element once; a query that
+                          repeats them runs out and is refused */
     size_t nstrings;
 };
 
@@ -609,6 +611,9 @@ static int run_query(struct hook_ctx *h, struct stanza *iq, struct query *q,
         struct archive_filter cf = q->f;
         cf.after_id[1] = cf.before_id[1] = NULL;
         store_archive_count(srv.store, user, &cf, &count);
+        /* max=0 asks for the count only: the result set is not done. */
+        if (q->max == 0)
+            complete = count == 0;
     }
     for (size_t i = 0; i < p.n; i++)
         send_result(h->sess, queryid, &p.v[i]);

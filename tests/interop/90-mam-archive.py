@@ -159,6 +159,15 @@ async def main(srv):
     check(p.ids == all_ids[5:8] and not p.complete,
           "after-id with max: %s" % p.ids)
 
+    # Every field and RSM element at once.
+    p = await query(bob, form(with_=srv.jid("alice"),
+                              start="2000-01-01T00:00:00Z",
+                              end="2100-01-01T00:00:00Z",
+                              after_id=all_ids[0], before_id=all_ids[9]),
+                    rsm(max=3, before=all_ids[8]))
+    check(p.ids == all_ids[5:8] and not p.complete,
+          "all filters at once: %s" % p.ids)
+
     # ids: exactly those, in archive order.
     want = [all_ids[7], all_ids[2], all_ids[11]]
     p = await query(bob, form(ids=want))
@@ -181,8 +190,8 @@ async def main(srv):
 
     # max=0 counts only.
     p = await query(bob, rsm_xml=rsm(max=0))
-    check(p.items == [] and p.count == total, "max=0: %s %s" % (
-        p.ids, p.count))
+    check(p.items == [] and p.count == total and not p.complete,
+          "max=0: %s %s %s" % (p.ids, p.count, p.complete))
 
     # Errors.
     await query(bob, rsm_xml=rsm(after="no-such-id"),
