@@ -266,6 +266,24 @@ struct sqlite_store {
     int64_t next_seq;            /* the next archive seq to hand out */
     struct crypto_prp *id_prp;   /* archive seq <-> stanza id */
     struct checkpointer *ckpt;   /* NULL for an in-memory database */
+    struct archiver *arch;       /* NULL for an in-memory database */
+};
+
+/* Writes batches of archive rows on a thread of its own, with its own
+ * connection, so that the event loop never waits for them: the loop
+ * hands over what has waited ARCHIVE_DEFER_MS and goes on. Whoever
+ * reads the archive first waits for the batch in flight (archive_sync),
+ * so reads still see every row. While a batch is written the loop's own
+ * writes may wait for SQLite's write lock for as long. */
+struct archiver {
+    pthread_t thread;
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, idle;
+    struct deferred_row *batch; /* owned while busy */
+    size_t nbatch;
+    bool busy, stop;
 };
 
 /* Copies the WAL back into the database on a thread of its own, with its
@@ -315,6 +333,7 @@ static int archive_setup(struct sqlite_store *s);
 static int commit(struct sqlite_store *s);
 static char *column_dup(sqlite3_stmt *stmt, int i);
 static void checkpointer_stop(struct checkpointer *c);
+static int wal_grew(void *ud, sqlite3 *db, const char *name, int pages);
 
 static struct sqlite_store *from_store(struct store *st)
 {
@@ -1007,9 +1026,162 @@ static void deferred_free(struct deferred_row *d)
     free(d->xml);
 }
 
-/* Writes the queued archive rows into the open batch (opening one). */
+/* Waits until the archiver has written the batch it holds. */
+static void archive_sync(struct sqlite_store *s)
+{
+    struct archiver *a = s->arch;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    while (a->busy)
+        pthread_cond_wait(&a->idle, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Hands the waiting rows to the archiver; false when it is still busy
+ * with the last batch. */
+static bool archive_hand_over(struct sqlite_store *s)
+{
+    struct archiver *a = s->arch;
+    pthread_mutex_lock(&a->lock);
+    bool free_now = !a->busy;
+    if (free_now) {
+        a->batch = s->deferred;
+        a->nbatch = s->ndeferred;
+        a->busy = true;
+        pthread_cond_signal(&a->wake);
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (free_now) {
+        s->deferred = NULL;
+        s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
+    }
+    return free_now;
+}
+
+static void *archiver_main(void *arg)
+{
+    struct archiver *a = arg;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->busy && !a->stop)
+            pthread_cond_wait(&a->wake, &a->lock);
+        if (!a->busy)
+            break;
+        struct deferred_row *rows = a->batch;
+        size_t n = a->nbatch;
+        pthread_mutex_unlock(&a->lock);
+        int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct deferred_row *d = &rows[i];
+            if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(a->insert, 1, d->seq);
+                sqlite3_bind_text(a->insert, 2, d->user, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(a->insert, 3, d->ts_ms);
+                sqlite3_bind_text(a->insert, 4, d->with, -1, SQLITE_STATIC);
+                sqlite3_bind_text(a->insert, 5, d->with_res, -1,
+                                  SQLITE_STATIC);
+                sqlite3_bind_blob64(a->insert, 6, d->xml, d->len,
+                                    SQLITE_STATIC);
+                int step = sqlite3_step(a->insert);
+                sqlite3_reset(a->insert);
+                /* An account deleted meanwhile takes its rows along. */
+                if (step != SQLITE_DONE &&
+                    step != SQLITE_CONSTRAINT_FOREIGNKEY)
+                    rc = step;
+            }
+            deferred_free(d);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            log_error(0, "store: archive rows lost: %s (%d)",
+                      sqlite3_errmsg(a->db), rc);
+            if (!sqlite3_get_autocommit(a->db))
+                sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        free(rows);
+        pthread_mutex_lock(&a->lock);
+        a->busy = false;
+        a->batch = NULL;
+        pthread_cond_broadcast(&a->idle);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+static int archiver_start(struct sqlite_store *s, const char *path)
+{
+    if (strcmp(path, ":memory:") == 0)
+        return 0;
+    struct archiver *a = xcalloc(1, sizeof(*a));
+    int rc = sqlite3_open_v2(path, &a->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(a->db, 1);
+        sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
+        rc = sqlite3_exec(a->db, "PRAGMA foreign_keys = ON;"
+                                 " PRAGMA synchronous = NORMAL;"
+                                 " PRAGMA wal_autocheckpoint = 0",
+                          NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(a->db, sql_text[Q_ARCHIVE_APPEND], -1,
+                                SQLITE_PREPARE_PERSISTENT, &a->insert, NULL);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: archive connection: %s",
+                  a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
+        sqlite3_finalize(a->insert);
+        sqlite3_close(a->db);
+        free(a);
+        return -ERR_STORE;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
+    pthread_cond_init(&a->idle, NULL);
+    if (!thread_start(&a->thread, archiver_main, a)) {
+        sqlite3_finalize(a->insert);
+        sqlite3_close(a->db);
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->wake);
+        pthread_cond_destroy(&a->idle);
+        free(a);
+        return -ERR_STORE;
+    }
+    s->arch = a;
+    /* Its commits grow the WAL too. */
+    if (s->ckpt)
+        sqlite3_wal_hook(a->db, wal_grew, s->ckpt);
+    return 0;
+}
+
+/* Writes what the archiver holds, then stops it. */
+static void archiver_stop(struct sqlite_store *s)
+{
+    struct archiver *a = s->arch;
+    if (!a)
+        return;
+    archive_sync(s);
+    pthread_mutex_lock(&a->lock);
+    a->stop = true;
+    pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    sqlite3_finalize(a->insert);
+    sqlite3_close(a->db);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->idle);
+    free(a);
+    s->arch = NULL;
+}
+
+/* Makes every archive row visible to the loop's connection: the batch in
+ * flight is waited for, the waiting rows go into the open batch (opening
+ * one). */
 static int drain_deferred(struct sqlite_store *s)
 {
+    archive_sync(s);
     if (s->ndeferred == 0)
         return 0;
     int r = begin_write(s);
@@ -1058,8 +1230,15 @@ static int sqlite_archive_append(struct store *st, const char *user,
     s->deferred_bytes += m->len + 64;
     archive_id(s, d->seq, id_out);
     if (s->ndeferred >= ARCHIVE_DEFER_ROWS ||
-        s->deferred_bytes >= ARCHIVE_DEFER_BYTES)
+        s->deferred_bytes >= ARCHIVE_DEFER_BYTES) {
+        /* The archiver is behind: wait for it rather than grow. */
+        if (s->arch) {
+            archive_sync(s);
+            archive_hand_over(s);
+            return 0;
+        }
         return drain_deferred(s);
+    }
     return 0;
 }
 
@@ -1448,6 +1627,17 @@ static int sqlite_commit_turn(struct store *st, int *next_ms)
     struct sqlite_store *s = from_store(st);
     *next_ms = -1;
     check_tx(s);
+    if (s->arch) {
+        int r = commit(s);
+        if (s->ndeferred) {
+            int64_t waited = now_ms() - s->deferred_since_ms;
+            if (waited < ARCHIVE_DEFER_MS)
+                *next_ms = (int)(ARCHIVE_DEFER_MS - waited);
+            else if (!archive_hand_over(s))
+                *next_ms = 5; /* the archiver is busy: ask again soon */
+        }
+        return r;
+    }
     if (!s->in_tx && s->ndeferred) {
         int64_t waited = now_ms() - s->deferred_since_ms;
         if (waited < ARCHIVE_DEFER_MS) {
@@ -1668,6 +1858,7 @@ fail:
 
 static void destroy(struct sqlite_store *s)
 {
+    archiver_stop(s);
     checkpointer_stop(s->ckpt);
     for (size_t i = 0; i < s->ndeferred; i++)
         deferred_free(&s->deferred[i]);
@@ -1780,7 +1971,8 @@ int store_sqlite_open(const char *path, struct store **out)
             goto fail;
         }
     }
-    if (archive_setup(s) < 0 || checkpointer_start(s, path) < 0)
+    if (archive_setup(s) < 0 || checkpointer_start(s, path) < 0 ||
+        archiver_start(s, path) < 0)
         goto fail;
     *out = &s->base;
     return 0;
