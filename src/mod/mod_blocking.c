@@ -72,17 +72,12 @@ static void learn(const char *user)
     hmap_put(&known, user, list_size(user) ? LIST_SOME : LIST_EMPTY);
 }
 
-/* Whether user blocks j: any of the forms of j on the list. */
-static bool blocks(const char *user, const struct jid *j)
+/* The forms of j that a list entry blocking j can have (XEP-0016
+ * §2.1): j itself, its bare JID, domain/resource and domain. Owned
+ * strings into c; returns how many. */
+static size_t candidates(const struct jid *j, char *c[4])
 {
-    if (!j->s)
-        return false;
-    if (!hmap_get(&known, user))
-        learn(user);
-    if (hmap_get(&known, user) == LIST_EMPTY)
-        return false;
     struct str bare = jid_bare(j), dom = jid_domain(j), res = jid_resource(j);
-    char *c[4];
     size_t n = 0;
     c[n++] = xstrdup(j->s);
     if (jid_has_resource(j))
@@ -97,6 +92,20 @@ static bool blocks(const char *user, const struct jid *j)
     } else if (jid_has_resource(j)) {
         c[n++] = xstrndup(dom.p, dom.len);
     }
+    return n;
+}
+
+/* Whether user blocks j: any of the forms of j on the list. */
+static bool blocks(const char *user, const struct jid *j)
+{
+    if (!j->s)
+        return false;
+    if (!hmap_get(&known, user))
+        learn(user);
+    if (hmap_get(&known, user) == LIST_EMPTY)
+        return false;
+    char *c[4];
+    size_t n = candidates(j, c);
     int r = store_block_match(srv.store, user, (const char *const *)c, n);
     for (size_t i = 0; i < n; i++)
         free(c[i]);
@@ -292,6 +301,35 @@ static void tell_subscribers(const char *user, char **items, size_t n,
     free_items(c.v, c.n);
 }
 
+/* Whether any of items (list entries) blocks j. */
+static bool covers(char **items, size_t n, const struct jid *j)
+{
+    char *c[4];
+    size_t nc = candidates(j, c);
+    bool hit = false;
+    for (size_t i = 0; i < nc; i++) {
+        for (size_t k = 0; k < n && !hit; k++)
+            hit = strcmp(c[i], items[k]) == 0;
+        free(c[i]);
+    }
+    return hit;
+}
+
+/* §3.3: the peers a resource sent directed presence to (RFC 6121 §4.6)
+ * saw it available too; the ones items cover see it go. */
+static void tell_directed(const char *user, char **items, size_t n)
+{
+    for (struct session *s = sessions_of_user(user); s; s = s->next_of_user) {
+        for (unsigned i = 0; s->available && i < s->ndirected; i++) {
+            struct jid j = JID_INIT;
+            const char *d = s->directed[i];
+            if (jid_parse(&j, d, strlen(d)) == 0 && covers(items, n, &j))
+                presence_send_unavailable_from(s, d);
+            jid_free(&j);
+        }
+    }
+}
+
 static int block(struct hook_ctx *h, struct stanza *iq)
 {
     if (!own_account(h))
@@ -307,6 +345,7 @@ static int block(struct hook_ctx *h, struct stanza *iq)
     if (r == 0) {
         /* Said while the contacts may still hear it. */
         tell_subscribers(h->user, items, n, true);
+        tell_directed(h->user, items, n);
         hmap_put(&known, h->user, LIST_SOME);
         for (size_t i = 0; i < n && r == 0; i++)
             if (store_block_add(srv.store, h->user, items[i]) < 0)

@@ -119,19 +119,22 @@ void presence_send_current(const char *username, const char *to)
     }
 }
 
+void presence_send_unavailable_from(struct session *s, const char *to)
+{
+    struct stanza *p = stanza_new(NS_CLIENT, "presence");
+    stanza_set_attr(p, "from", s->jid.s);
+    stanza_set_attr(p, "to", to);
+    stanza_set_attr(p, "type", "unavailable");
+    router_route(p);
+    stanza_unref(p);
+}
+
 void presence_send_unavailable(const char *username, const char *to)
 {
     for (struct session *s = sessions_of_user(username); s;
-         s = s->next_of_user) {
-        if (!s->available)
-            continue;
-        struct stanza *p = stanza_new(NS_CLIENT, "presence");
-        stanza_set_attr(p, "from", s->jid.s);
-        stanza_set_attr(p, "to", to);
-        stanza_set_attr(p, "type", "unavailable");
-        router_route(p);
-        stanza_unref(p);
-    }
+         s = s->next_of_user)
+        if (s->available)
+            presence_send_unavailable_from(s, to);
 }
 
 static void send_type(const char *from_user, const char *to,

@@ -152,6 +152,18 @@ async def main(srv):
     carol.chat(str(a1.boundjid), "after all")
     await a1.messages.get(theke.body_is("after all"), 10)
 
+    # A peer that only had directed presence sees alice go too.
+    a1.send_presence(pto=str(carol.boundjid), pstatus="just for carol")
+    await carol.presences.get(lambda p: p["status"] == "just for carol", 10,
+                              "carol waiting for alice's directed presence")
+    kind, res = await a1.iq("<block xmlns='%s'><item jid='%s'/></block>" %
+                            (NS, srv.jid("carol")), itype="set")
+    check(kind == "result", "block carol: %s" % res)
+    await carol.presences.get(presence_is("unavailable", a1.boundjid), 10,
+                              "carol waiting for alice to go away")
+    kind, res = await a1.iq("<unblock xmlns='%s'/>" % NS, itype="set")
+    check(kind == "result", "unblock all: %s" % res)
+
     # Bad requests.
     for bad, cond in (("<block xmlns='%s'/>" % NS, "bad-request"),
                       ("<block xmlns='%s'><item jid='@@'/></block>" % NS,
