@@ -754,8 +754,6 @@ static int parse_error_status(struct http_conn *hc)
         return 431;
     case HPE_INVALID_VERSION:
         return 505;
-    case HPE_INVALID_METHOD:
-        return 400;
     default:
         return 400;
     }
