@@ -98,19 +98,26 @@ async def main(srv):
           "unknown host: %s" % res)
 
     # A bad URI stops the server with a message naming the key.
-    conf = srv.config_text().replace(SERVICES, "turn:bad host")
     path = os.path.join(srv.dir, "bad.conf")
-    with open(path, "w") as f:
-        f.write(conf.replace("c2s = 127.0.0.1:%d" % srv.c2s_port,
-                             "c2s = 127.0.0.1:%d" % theke.free_ports(1)[0])
-                .replace("c2s_tls = 127.0.0.1:%d" % srv.tls_port,
-                         "c2s_tls = off"))
-    with open(path) as f:
-        check("turn:bad" in f.read(), "bad config not written")
-    r = subprocess.run([theke.THEKED, "-c", path], capture_output=True,
-                       text=True, timeout=10, cwd=srv.dir)
-    check(r.returncode != 0 and "external_services" in r.stderr,
-          "bad external_services: status %d, %r" % (r.returncode, r.stderr))
+    for bad in ("turn:bad host", "ftp:files.example.net",
+                "stun:stun.example.net?transport=tcp",
+                "turns:turn.example.net?transport=udp",
+                "turn:turn.example.net:0", "turn:turn.example.net:70000",
+                "turn:[2001:db8::1", "stun:"):
+        conf = srv.config_text().replace(SERVICES, bad)
+        conf = conf.replace("c2s = 127.0.0.1:%d" % srv.c2s_port,
+                            "c2s = 127.0.0.1:%d" % theke.free_ports(1)[0])
+        conf = conf.replace("c2s_tls = 127.0.0.1:%d" % srv.tls_port,
+                            "c2s_tls = off")
+        check(bad in conf, "bad config not written for %r" % bad)
+        with open(path, "w") as f:
+            f.write(conf)
+        r = subprocess.run([theke.THEKED, "-c", path], capture_output=True,
+                           text=True, timeout=10, cwd=srv.dir)
+        theke.check_no_sanitizer(r.stderr, "theked")
+        check(r.returncode != 0 and "external_services" in r.stderr,
+              "external_services = %r: status %d, %r" % (
+                  bad, r.returncode, r.stderr))
 
 
 theke.run(main, users=["alice"],
