@@ -1932,6 +1932,14 @@ static const struct store_ops sqlite_ops = {
 
 int store_sqlite_open(const char *path, struct store **out)
 {
+    /* SQLite counts every allocation under a global mutex unless told
+     * not to, before its first use in the process (later calls fail
+     * harmlessly). */
+    static bool configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = true;
+    }
     *out = NULL;
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
     s->base.ops = &sqlite_ops;
