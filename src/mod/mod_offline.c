@@ -19,26 +19,13 @@
 #include "xmpp/session.h"
 
 #define NS_CLIENT "jabber:client"
-#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
-
-static bool only_chat_state(const struct stanza *m)
-{
-    bool any = false;
-    for (struct stanza *c = stanza_next_child(m, NULL, NULL, NULL); c;
-         c = stanza_next_child(m, c, NULL, NULL)) {
-        if (strcmp(c->ns, NS_CHATSTATES) != 0)
-            return false;
-        any = true;
-    }
-    return any;
-}
 
 static int store_message(struct hook_ctx *h, struct stanza *m)
 {
     const char *type = stanza_attr(m, "type");
     if (type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
         return HOOK_PASS;
-    if (only_chat_state(m))
+    if (message_only_chat_state(m))
         return HOOK_HANDLED;
     int64_t count = 0;
     if (store_offline_count(srv.store, h->user, &count) < 0)

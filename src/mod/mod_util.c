@@ -78,6 +78,18 @@ void datetime_format(int64_t ms, bool with_ms, char *out)
         snprintf(out + n, DATETIME_MAX - n, "Z");
 }
 
+bool message_only_chat_state(const struct stanza *m)
+{
+    bool any = false;
+    for (struct stanza *c = stanza_next_child(m, NULL, NULL, NULL); c;
+         c = stanza_next_child(m, c, NULL, NULL)) {
+        if (strcmp(c->ns, "http://jabber.org/protocol/chatstates") != 0)
+            return false;
+        any = true;
+    }
+    return any;
+}
+
 void delay_add(struct stanza *m, int64_t ms)
 {
     for (struct stanza *d = stanza_next_child(m, NULL, NS_DELAY_UTIL, "delay"); d;

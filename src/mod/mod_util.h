@@ -31,6 +31,9 @@ void datetime_format(int64_t ms, bool with_ms, char *out);
 /* Parses an XEP-0082 DateTime (fractions of a second and a zone offset
  * allowed) into Unix milliseconds. 0, or -ERR_INVAL for anything else. */
 int datetime_parse(const char *s, int64_t *ms);
+/* True when message m carries chat states (XEP-0085) and nothing else:
+ * "typing" notifications, not worth storing or waking anyone for. */
+bool message_only_chat_state(const struct stanza *m);
 /* XEP-0203: marks m as delayed since ms (Unix milliseconds) by this
  * server, unless it carries the server's delay already: a message kept
  * twice (unacknowledged, then offline) keeps its first arrival time. */
