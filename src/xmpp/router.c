@@ -91,6 +91,22 @@ int router_deliver_available(const char *username, const struct stanza *st)
     return n;
 }
 
+int router_best_priority(const char *username)
+{
+    int best = -1;
+    for (struct session *s = sessions_of_user(username); s; s = s->next_of_user)
+        if (s->available && s->priority > best)
+            best = s->priority;
+    return best;
+}
+
+bool router_bare_gets(const struct session *s, const char *type, int best)
+{
+    bool to_all = is(type, "chat") || is(type, "headline");
+    return best >= 0 && s->available &&
+           (to_all ? s->priority >= 0 : s->priority == best);
+}
+
 /* RFC 6121 §8.5.2.1: a message to a bare JID goes to the available
  * resources with non-negative priority: chat and headline to all of
  * them, normal to those of the highest priority. With none, it is
@@ -104,16 +120,11 @@ static void message_to_bare(struct hook_ctx *h, struct stanza *st)
         router_bounce(st, SE_SERVICE_UNAVAILABLE, NULL);
         return;
     }
-    bool to_all = is(type, "chat") || is(type, "headline");
-    int best = -1;
-    for (struct session *s = sessions_of_user(h->user); s; s = s->next_of_user)
-        if (s->available && s->priority > best)
-            best = s->priority;
+    int best = router_best_priority(h->user);
     if (best >= 0) {
         for (struct session *s = sessions_of_user(h->user); s;
              s = s->next_of_user) {
-            if (s->available &&
-                (to_all ? s->priority >= 0 : s->priority == best))
+            if (router_bare_gets(s, type, best))
                 session_send(s, st);
         }
         return;

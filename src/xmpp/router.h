@@ -41,6 +41,12 @@ void router_bounce(const struct stanza *st, enum stanza_error e,
 /* Delivers to every available session of username with non-negative
  * priority (presence broadcast to an account). Returns how many. */
 int router_deliver_available(const char *username, const struct stanza *st);
+/* RFC 6121 §8.5.2.1 for features that must know who gets a message to
+ * a bare JID (carbons): the highest priority among username's available
+ * sessions (-1 when none is available), and whether session s gets a
+ * message of type (NULL: normal) given that priority. */
+int router_best_priority(const char *username);
+bool router_bare_gets(const struct session *s, const char *type, int best);
 /* 1 when the local account exists (online or in the store). */
 int router_user_exists(const char *username);
 
