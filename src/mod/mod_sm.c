@@ -24,8 +24,9 @@
  * except copies that other resources of the account already got
  * (carbons, archive results, chat to the bare JID with another resource
  * online), and its iq requests are answered with
- * <service-unavailable/>. A queue longer than sm_max_unacked ends the
- * session with <policy-violation/>.
+ * <service-unavailable/>. A queue longer than sm_max_unacked, or larger
+ * than MAX_QUEUE_STANZAS_OF_MAX_SIZE stanzas of max_stanza_size, ends
+ * the session with <policy-violation/>.
  *
  * Not here: the transport (c2s.c, any carrier) and offline storage
  * itself (mod_offline.c). */
@@ -56,6 +57,10 @@
 #define REQUEST_EVERY 5        /* unacked stanzas before asking at once */
 #define REQUEST_AFTER_MS 5000  /* ask for fewer ones after this long */
 #define ID_LEN 24
+/* Bytes a queue may hold, in stanzas of the largest size: with few
+ * enough big stanzas the count limit alone would let one session hold
+ * sm_max_unacked times max_stanza_size. */
+#define MAX_QUEUE_STANZAS_OF_MAX_SIZE 16
 
 /* One stanza sent and not yet acknowledged. */
 struct entry {
@@ -74,6 +79,7 @@ struct queue {
     uint32_t head;  /* index of the oldest */
     uint32_t n;
     uint32_t acked; /* the client's h so far: stanzas it confirmed */
+    size_t bytes;   /* XML held */
 };
 
 struct sm {
@@ -115,10 +121,12 @@ static void queue_push(struct queue *q, struct entry e)
         q->head = 0;
     }
     *queue_at(q, q->n++) = e;
+    q->bytes += e.len;
 }
 
 static void queue_pop(struct queue *q)
 {
+    q->bytes -= queue_at(q, 0)->len;
     free(queue_at(q, 0)->xml);
     q->head = (q->head + 1) & (q->cap - 1);
     q->n--;
@@ -350,10 +358,13 @@ static int out(struct hook_ctx *h, struct stanza *st)
                             sm);
         }
     }
-    if (sm->q.n > srv.cfg->sm_max_unacked && !sm->overflowed) {
+    size_t max_bytes =
+        srv.cfg->max_stanza_size * MAX_QUEUE_STANZAS_OF_MAX_SIZE;
+    if ((sm->q.n > srv.cfg->sm_max_unacked || sm->q.bytes > max_bytes) &&
+        !sm->overflowed) {
         sm->overflowed = true;
-        log_info(s->id, "more than %u stanzas unacknowledged",
-                 srv.cfg->sm_max_unacked);
+        log_info(s->id, "%u stanzas (%zu bytes) unacknowledged",
+                 (unsigned)sm->q.n, sm->q.bytes);
         c2s_stream_error(s, "policy-violation",
                          "too many unacknowledged stanzas");
     }

@@ -7,24 +7,16 @@ that acknowledges more than it was sent gets <undefined-condition/>."""
 import re
 
 import theke
-from theke import Raw, check, in_thread
+from theke import check, in_thread
 
 NS_SM = "urn:xmpp:sm:3"
 LIMIT = 10
 COUNT = LIMIT + 3
 
 
-def sm_session(srv, user, resource):
-    r = Raw(srv)
-    r.login(user, resource=resource, presence=False)
-    r.send("<enable xmlns='%s'/>" % NS_SM)
-    r.read_until(r"<enabled [^>]*/>", 10, "enabled")
-    return r
-
-
 async def main(srv):
     alice = await srv.client("alice", resource="a")
-    bob = await in_thread(sm_session, srv, "bob", "phone")
+    bob = await in_thread(theke.sm_raw, srv, "bob", "phone")
     full = srv.jid("bob") + "/phone"
     bodies = ["unconfirmed %d" % i for i in range(COUNT)]
     for b in bodies:
@@ -47,7 +39,7 @@ async def main(srv):
                               wait=1.0, what="a message twice")
 
     def too_high():
-        c = sm_session(srv, "carol", "x")
+        c = theke.sm_raw(srv, "carol", "x")
         c.send("<a xmlns='%s' h='3'/>" % NS_SM)
         c.expect_stream_error("undefined-condition", 10)
     await in_thread(too_high)

@@ -993,6 +993,16 @@ async def sm_client(srv, user, resource, window=1):
     return c
 
 
+def sm_raw(srv, user, resource):
+    """A raw connection of user, bound to resource, with stream
+    management enabled (without resumption) and no presence sent."""
+    r = Raw(srv)
+    r.login(user, resource=resource, presence=False)
+    r.send("<enable xmlns='urn:xmpp:sm:3'/>")
+    r.read_until(r"<enabled [^>]*/>", 10, "stream management enabled")
+    return r
+
+
 async def bystanders(srv, a="carol", b="dave", limit=3.0):
     """Two logged-in clients chatting in the background (a Chatter)."""
     ca = await srv.client(a, resource="bystander")

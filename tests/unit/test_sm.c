@@ -56,6 +56,7 @@ static void test_ack_across_wrap(void **state)
     assert_int_equal(queue_ack(&q, 0), -1);
     assert_int_equal(queue_ack(&q, 3), 0);
     assert_int_equal(q.n, 0);
+    assert_int_equal(q.bytes, 0);
     queue_free(&q);
 }
 
@@ -72,6 +73,10 @@ static void test_ring_order(void **state)
         assert_int_equal(queue_ack(&q, acked), 0);
         assert_int_equal(q.n, next - acked);
         assert_int_equal(first_id(&q), acked);
+        size_t bytes = 0;
+        for (uint32_t i = 0; i < q.n; i++)
+            bytes += queue_at(&q, i)->len;
+        assert_int_equal(q.bytes, bytes);
         for (uint32_t i = 0; i < q.n; i++) {
             unsigned id;
             sscanf(queue_at(&q, i)->xml, "<message id='%u'", &id);
