@@ -45,17 +45,9 @@ async def main(srv):
                               "bob's session ends after the timeout")
 
     # Resuming now is too late.
-    late = theke.Raw(srv)
-    late.open_stream()
-    late.starttls()
-    late.open_stream()
-    check(late.auth_plain("bob", srv.users["bob"]) == "success", "login")
-    late.open_stream()
-    late.send("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='1'/>" % sm_id)
-    data = late.read_until(r"</failed>|<failed[^>]*/>", 10,
-                           "resume after the timeout").decode()
-    check("item-not-found" in data, "late resume: %s" % data)
-    late.close()
+    data = await theke.in_thread(theke.sm_try_resume, srv, "bob", sm_id,
+                                 1)
+    check("item-not-found" in data, "resume after the timeout: %s" % data)
 
     again = await srv.client("bob", resource="tablet")
     for body in sent:

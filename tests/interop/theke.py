@@ -1003,6 +1003,25 @@ def sm_raw(srv, user, resource):
     return r
 
 
+def sm_try_resume(srv, user, previd, h=0):
+    """A raw connection of user asks to resume previd; returns the
+    server's <resumed/> or <failed/> answer as text."""
+    r = Raw(srv)
+    try:
+        r.open_stream()
+        r.starttls()
+        r.open_stream()
+        check(r.auth_plain(user, srv.users[user]) == "success",
+              "%s could not log in" % user)
+        r.open_stream()
+        r.send("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='%d'/>" %
+               (previd, h))
+        return r.read_until(r"<resumed [^>]*/>|</failed>|<failed[^>]*/>",
+                            10, "answer to <resume/>").decode()
+    finally:
+        r.close()
+
+
 async def bystanders(srv, a="carol", b="dave", limit=3.0):
     """Two logged-in clients chatting in the background (a Chatter)."""
     ca = await srv.client(a, resource="bystander")
