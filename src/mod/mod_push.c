@@ -280,6 +280,12 @@ static int offline_message(struct hook_ctx *h, struct stanza *m)
         return HOOK_PASS;
     if (!stanza_child(m, NS_CLIENT, "body"))
         return HOOK_PASS; /* chat states, receipts: nothing to wake for */
+    /* A message that waited in a sleeping session and goes offline now
+     * that the session has ended: its push went out when it arrived.
+     * Stream management stamped it with our domain's delay. */
+    struct stanza *delay = stanza_child(m, "urn:xmpp:delay", "delay");
+    if (delay && is(stanza_attr(delay, "from"), srv.domain))
+        return HOOK_PASS;
     struct notify_ctx n = { .user = h->user };
     snprintf(n.from, sizeof(n.from), "%s@%s", h->user, srv.domain);
     store_kv_list(srv.store, h->user, NS_PUSH, publish, &n);

@@ -166,9 +166,14 @@ async def main(srv):
                                        timeout=10)
     check("while asleep" not in ET.tostring(iq.xml, encoding="unicode"),
           "the push leaks the body")
+    # The session is not resumed: the message goes to offline storage
+    # when it ends, without a second push.
+    await app.publishes.none(lambda p: p[0] == "device-2", wait=4.0,
+                             what="a second push for the same message")
     app.disconnect()
 
 
 theke.run(main, users=["alice", "bob"],
           config={"component_listen": "127.0.0.1:%d" % PORT,
-                  "component": "push.localhost " + SECRET})
+                  "component": "push.localhost " + SECRET,
+                  "sm_resume_timeout": 2})
