@@ -396,3 +396,60 @@ int store_kv_list(struct store *st, const char *user, const char *ns,
         return -ERR_INVAL;
     return st->ops->kv_list(st, user, ns, fn, ud);
 }
+
+int store_pep_node_get(struct store *st, const char *user, const char *node,
+                       struct buf *config)
+{
+    if (!user || !node || !config)
+        return -ERR_INVAL;
+    return st->ops->pep_node_get(st, user, node, config);
+}
+
+int store_pep_node_put(struct store *st, const char *user, const char *node,
+                       const char *config)
+{
+    if (!user || !node || !config)
+        return -ERR_INVAL;
+    return st->ops->pep_node_put(st, user, node, config);
+}
+
+int store_pep_node_del(struct store *st, const char *user, const char *node)
+{
+    if (!user || !node)
+        return -ERR_INVAL;
+    return st->ops->pep_node_del(st, user, node);
+}
+
+int store_pep_node_list(struct store *st, const char *user,
+                        store_pep_node_fn *fn, void *ud)
+{
+    if (!user || !fn)
+        return -ERR_INVAL;
+    return st->ops->pep_node_list(st, user, fn, ud);
+}
+
+int store_pep_item_put(struct store *st, const char *user, const char *node,
+                       const char *id, const char *xml, size_t len,
+                       unsigned keep)
+{
+    if (!user || !node || !id || !xml || keep == 0)
+        return -ERR_INVAL;
+    return st->ops->pep_item_put(st, user, node, id, xml, len, keep);
+}
+
+int store_pep_items(struct store *st, const char *user, const char *node,
+                    const char *id, unsigned max, store_pep_item_fn *fn,
+                    void *ud)
+{
+    if (!user || !node || !fn)
+        return -ERR_INVAL;
+    return st->ops->pep_items(st, user, node, id, max, fn, ud);
+}
+
+int store_pep_item_del(struct store *st, const char *user, const char *node,
+                       const char *id)
+{
+    if (!user || !node || !id)
+        return -ERR_INVAL;
+    return st->ops->pep_item_del(st, user, node, id);
+}

@@ -113,6 +113,12 @@ typedef void store_jid_fn(void *ud, const char *jid);
 /* A key-value document: key and value borrowed for the call. */
 typedef void store_kv_fn(void *ud, const char *key, const char *value,
                          size_t len);
+/* A PEP node and its configuration text, borrowed for the call. */
+typedef void store_pep_node_fn(void *ud, const char *node,
+                               const char *config);
+/* A PEP item: its id and payload XML, borrowed for the call. */
+typedef void store_pep_item_fn(void *ud, const char *id, const char *xml,
+                               size_t len);
 
 struct store_ops {
     const char *name;
@@ -198,6 +204,22 @@ struct store_ops {
     int (*upload_usage)(struct store *st, const char *user, int64_t *bytes);
     int (*upload_expired)(struct store *st, int64_t before, unsigned limit,
                           store_upload_fn *fn, void *ud);
+
+    int (*pep_node_get)(struct store *st, const char *user, const char *node,
+                        struct buf *config);
+    int (*pep_node_put)(struct store *st, const char *user, const char *node,
+                        const char *config);
+    int (*pep_node_del)(struct store *st, const char *user, const char *node);
+    int (*pep_node_list)(struct store *st, const char *user,
+                         store_pep_node_fn *fn, void *ud);
+    int (*pep_item_put)(struct store *st, const char *user, const char *node,
+                        const char *id, const char *xml, size_t len,
+                        unsigned keep);
+    int (*pep_items)(struct store *st, const char *user, const char *node,
+                     const char *id, unsigned max, store_pep_item_fn *fn,
+                     void *ud);
+    int (*pep_item_del)(struct store *st, const char *user, const char *node,
+                        const char *id);
 };
 
 struct store {
@@ -341,5 +363,36 @@ int store_upload_usage(struct store *st, const char *user, int64_t *bytes);
 /* Calls fn for up to limit uploads created before before, oldest first. */
 int store_upload_expired(struct store *st, int64_t before, unsigned limit,
                          store_upload_fn *fn, void *ud);
+
+/* Personal eventing (XEP-0163): an account's nodes, each with a
+ * configuration (text the PEP module writes and reads back) and items
+ * ordered by publication. Deleting the account deletes them. */
+/* Appends the node's configuration to config; -ERR_NOTFOUND when the
+ * node does not exist. */
+int store_pep_node_get(struct store *st, const char *user, const char *node,
+                       struct buf *config);
+/* Creates the node or replaces its configuration. */
+int store_pep_node_put(struct store *st, const char *user, const char *node,
+                       const char *config);
+/* Deletes the node and its items; -ERR_NOTFOUND when absent. */
+int store_pep_node_del(struct store *st, const char *user, const char *node);
+/* Every node of the account, in the order their names sort. */
+int store_pep_node_list(struct store *st, const char *user,
+                        store_pep_node_fn *fn, void *ud);
+/* Stores the item as the node's newest (replacing an item with the same
+ * id), then deletes all but the keep (>= 1) newest. -ERR_NOTFOUND when
+ * the node does not exist. */
+int store_pep_item_put(struct store *st, const char *user, const char *node,
+                       const char *id, const char *xml, size_t len,
+                       unsigned keep);
+/* Calls fn for the item with that id (none when it does not exist) or,
+ * with id NULL, for the max newest items (all with max 0), oldest
+ * first. */
+int store_pep_items(struct store *st, const char *user, const char *node,
+                    const char *id, unsigned max, store_pep_item_fn *fn,
+                    void *ud);
+/* -ERR_NOTFOUND when the node has no such item. */
+int store_pep_item_del(struct store *st, const char *user, const char *node,
+                       const char *id);
 
 #endif

@@ -106,6 +106,15 @@ enum q {
     Q_UPLOAD_DEL,
     Q_UPLOAD_USAGE,
     Q_UPLOAD_EXPIRED,
+    Q_PEP_NODE_GET,
+    Q_PEP_NODE_PUT,
+    Q_PEP_NODE_DEL,
+    Q_PEP_NODE_LIST,
+    Q_PEP_ITEM_PUT,
+    Q_PEP_ITEM_TRIM,
+    Q_PEP_ITEM_GET,
+    Q_PEP_ITEMS_LAST,
+    Q_PEP_ITEM_DEL,
     Q_COUNT
 };
 
@@ -242,6 +251,35 @@ static const char *const sql_text[Q_COUNT] = {
                      " FROM invites WHERE token = ?1",
     [Q_INVITE_DEL] = "DELETE FROM invites WHERE token = ?1",
     [Q_INVITE_PURGE] = "DELETE FROM invites WHERE expires_at < ?1",
+    [Q_PEP_NODE_GET] =
+        "SELECT config FROM pep_nodes WHERE username = ?1 AND node = ?2",
+    [Q_PEP_NODE_PUT] =
+        "INSERT INTO pep_nodes (username, node, config) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (username, node) DO UPDATE SET config = excluded.config",
+    [Q_PEP_NODE_DEL] =
+        "DELETE FROM pep_nodes WHERE username = ?1 AND node = ?2",
+    [Q_PEP_NODE_LIST] = "SELECT node, config FROM pep_nodes"
+                        " WHERE username = ?1 ORDER BY node",
+    [Q_PEP_ITEM_PUT] =
+        "INSERT INTO pep_items (username, node, item_id, seq, xml)"
+        " VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1"
+        " FROM pep_items WHERE username = ?1 AND node = ?2), ?4)"
+        " ON CONFLICT (username, node, item_id) DO UPDATE SET"
+        " seq = excluded.seq, xml = excluded.xml",
+    /* Everything older than the ?3 newest; nothing when there are
+     * fewer (the comparison with NULL is never true). */
+    [Q_PEP_ITEM_TRIM] =
+        "DELETE FROM pep_items WHERE username = ?1 AND node = ?2"
+        " AND seq <= (SELECT seq FROM pep_items WHERE username = ?1"
+        " AND node = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+    [Q_PEP_ITEM_GET] = "SELECT item_id, xml FROM pep_items"
+                       " WHERE username = ?1 AND node = ?2 AND item_id = ?3",
+    [Q_PEP_ITEMS_LAST] =
+        "SELECT item_id, xml FROM (SELECT item_id, xml, seq FROM pep_items"
+        " WHERE username = ?1 AND node = ?2 ORDER BY seq DESC LIMIT ?3)"
+        " ORDER BY seq",
+    [Q_PEP_ITEM_DEL] = "DELETE FROM pep_items"
+                       " WHERE username = ?1 AND node = ?2 AND item_id = ?3",
 };
 
 /* Archive rows wait in memory for at most this long, this many rows or
@@ -1568,11 +1606,11 @@ static int sqlite_invite_purge(struct store *st, int64_t now)
     return r < 0 ? r : 0;
 }
 
-static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
-                          store_kv_fn *fn, void *ud)
+/* Steps a statement (from query()) whose rows are a text key and a
+ * blob into fn: key-value documents, PEP items. */
+static int step_key_blobs(struct sqlite_store *s, enum q q,
+                          sqlite3_stmt *stmt, store_kv_fn *fn, void *ud)
 {
-    struct sqlite_store *s = from_store(st);
-    sqlite3_stmt *stmt = query(s, Q_KV_LIST, "tt", user, ns);
     if (!stmt)
         return -ERR_STORE;
     int rc;
@@ -1581,9 +1619,107 @@ static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
         size_t n = (size_t)sqlite3_column_bytes(stmt, 1);
         fn(ud, (const char *)sqlite3_column_text(stmt, 0), v ? v : "", n);
     }
-    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_KV_LIST]);
-    stmt_put(s, Q_KV_LIST, stmt);
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[q]);
+    stmt_put(s, q, stmt);
     return r;
+}
+
+static int sqlite_kv_list(struct store *st, const char *user, const char *ns,
+                          store_kv_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    return step_key_blobs(s, Q_KV_LIST,
+                          query(s, Q_KV_LIST, "tt", user, ns), fn, ud);
+}
+
+/* --- personal eventing (PEP) --- */
+
+static int sqlite_pep_node_get(struct store *st, const char *user,
+                               const char *node, struct buf *config)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_PEP_NODE_GET, "tt", user, node);
+    if (!stmt)
+        return -ERR_STORE;
+    int r = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(stmt, 0);
+        buf_append_str(config, v ? v : "");
+    } else if (rc == SQLITE_DONE) {
+        r = -ERR_NOTFOUND;
+    } else {
+        r = sql_fail(s, rc, sql_text[Q_PEP_NODE_GET]);
+    }
+    stmt_put(s, Q_PEP_NODE_GET, stmt);
+    return r;
+}
+
+static int sqlite_pep_node_put(struct store *st, const char *user,
+                               const char *node, const char *config)
+{
+    int r = run(from_store(st), Q_PEP_NODE_PUT, "ttt", user, node, config);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_pep_node_del(struct store *st, const char *user,
+                               const char *node)
+{
+    return deleted(run(from_store(st), Q_PEP_NODE_DEL, "tt", user, node));
+}
+
+static int sqlite_pep_node_list(struct store *st, const char *user,
+                                store_pep_node_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    sqlite3_stmt *stmt = query(s, Q_PEP_NODE_LIST, "t", user);
+    if (!stmt)
+        return -ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(stmt, 1);
+        fn(ud, (const char *)sqlite3_column_text(stmt, 0), c ? c : "");
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_PEP_NODE_LIST]);
+    stmt_put(s, Q_PEP_NODE_LIST, stmt);
+    return r;
+}
+
+static int sqlite_pep_item_put(struct store *st, const char *user,
+                               const char *node, const char *id,
+                               const char *xml, size_t len, unsigned keep)
+{
+    struct sqlite_store *s = from_store(st);
+    int r = op_begin(s);
+    if (r < 0)
+        return r;
+    r = run(s, Q_PEP_ITEM_PUT, "tttb", user, node, id, xml, len);
+    if (r >= 0)
+        r = run(s, Q_PEP_ITEM_TRIM, "tti", user, node, (int64_t)keep);
+    r = op_end(s, r);
+    return r < 0 ? r : 0;
+}
+
+static int sqlite_pep_items(struct store *st, const char *user,
+                            const char *node, const char *id, unsigned max,
+                            store_pep_item_fn *fn, void *ud)
+{
+    struct sqlite_store *s = from_store(st);
+    if (id)
+        return step_key_blobs(s, Q_PEP_ITEM_GET,
+                          query(s, Q_PEP_ITEM_GET, "ttt", user, node, id), fn,
+                          ud);
+    return step_key_blobs(s, Q_PEP_ITEMS_LAST,
+                      query(s, Q_PEP_ITEMS_LAST, "tti", user, node,
+                            max ? (int64_t)max : (int64_t)-1),
+                      fn, ud);
+}
+
+static int sqlite_pep_item_del(struct store *st, const char *user,
+                               const char *node, const char *id)
+{
+    return deleted(
+        run(from_store(st), Q_PEP_ITEM_DEL, "ttt", user, node, id));
 }
 
 /* --- batches, open and close --- */
@@ -1928,6 +2064,13 @@ static const struct store_ops sqlite_ops = {
     .upload_del = sqlite_upload_del,
     .upload_usage = sqlite_upload_usage,
     .upload_expired = sqlite_upload_expired,
+    .pep_node_get = sqlite_pep_node_get,
+    .pep_node_put = sqlite_pep_node_put,
+    .pep_node_del = sqlite_pep_node_del,
+    .pep_node_list = sqlite_pep_node_list,
+    .pep_item_put = sqlite_pep_item_put,
+    .pep_items = sqlite_pep_items,
+    .pep_item_del = sqlite_pep_item_del,
 };
 
 int store_sqlite_open(const char *path, struct store **out)

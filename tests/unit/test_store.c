@@ -1182,6 +1182,97 @@ static void test_alloc_failures(void **state)
     assert_int_equal(workload(f->st), 0);
 }
 
+/* --- personal eventing (PEP) --- */
+
+static void collect_pep_node(void *ud, const char *node, const char *config)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s=%s\n", node, config);
+    c->n++;
+}
+
+static void collect_pep_item(void *ud, const char *id, const char *xml,
+                             size_t len)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s=", id);
+    buf_append(&c->b, xml, len);
+    buf_append_str(&c->b, "\n");
+    c->n++;
+}
+
+static void test_pep(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = {BUF_INIT, 0};
+    struct buf cfg = BUF_INIT;
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "a"),
+                     -ERR_NOTFOUND);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_pep_node_get(f->st, "alice", "n", &cfg),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_pep_item_put(f->st, "alice", "n", "i", "<x/>", 4,
+                                        5),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "a"), 0);
+    assert_int_equal(store_pep_node_put(f->st, "alice", "m", "b"), 0);
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "c"), 0);
+    assert_int_equal(store_pep_node_get(f->st, "alice", "n", &cfg), 0);
+    assert_string_equal(buf_cstr(&cfg), "c");
+    assert_int_equal(store_pep_node_list(f->st, "alice", collect_pep_node,
+                                         &c), 0);
+    assert_string_equal(collected(&c), "m=b\nn=c\n");
+    buf_reset(&c.b);
+
+    /* Republishing an id makes it the newest; keep trims the oldest. */
+    assert_int_equal(store_pep_item_put(f->st, "alice", "n", "1", "<a/>", 4,
+                                        3), 0);
+    assert_int_equal(store_pep_item_put(f->st, "alice", "n", "2", "<b/>", 4,
+                                        3), 0);
+    assert_int_equal(store_pep_item_put(f->st, "alice", "n", "1", "<c/>", 4,
+                                        3), 0);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", NULL, 0,
+                                     collect_pep_item, &c), 0);
+    assert_string_equal(collected(&c), "2=<b/>\n1=<c/>\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_pep_item_put(f->st, "alice", "n", "3", "<d/>", 4,
+                                        2), 0);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", NULL, 0,
+                                     collect_pep_item, &c), 0);
+    assert_string_equal(collected(&c), "1=<c/>\n3=<d/>\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", NULL, 1,
+                                     collect_pep_item, &c), 0);
+    assert_string_equal(collected(&c), "3=<d/>\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", "1", 0,
+                                     collect_pep_item, &c), 0);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", "9", 0,
+                                     collect_pep_item, &c), 0);
+    assert_string_equal(collected(&c), "1=<c/>\n");
+    buf_reset(&c.b);
+    assert_int_equal(store_pep_item_del(f->st, "alice", "n", "1"), 0);
+    assert_int_equal(store_pep_item_del(f->st, "alice", "n", "1"),
+                     -ERR_NOTFOUND);
+
+    /* Deleting a node deletes its items; deleting the account, all. */
+    assert_int_equal(store_pep_node_del(f->st, "alice", "n"), 0);
+    assert_int_equal(store_pep_node_del(f->st, "alice", "n"), -ERR_NOTFOUND);
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "a"), 0);
+    assert_int_equal(store_pep_items(f->st, "alice", "n", NULL, 0,
+                                     collect_pep_item, &c), 0);
+    assert_int_equal(buf_used(&c.b), 0);
+    assert_int_equal(store_pep_item_put(f->st, "alice", "m", "1", "<a/>", 4,
+                                        1), 0);
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@example.org"),
+                     0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM pep_items"), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM pep_nodes"), 0);
+    buf_free(&cfg);
+    buf_free(&c.b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1212,6 +1303,7 @@ int main(void)
         T(test_blocklist),
         T(test_kv_list),
         T(test_invites),
+        T(test_pep),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
         T(test_failed_write_keeps_batch),
