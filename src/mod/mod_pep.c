@@ -1,0 +1,811 @@
+/* mod_pep.c -- XEP-0163: Personal Eventing Protocol, over the subset of
+ * XEP-0060 (Publish-Subscribe) that PEP clients use.
+ *
+ * Every account is a pubsub service at its bare JID. The owner publishes
+ * (the node is created on first publish, with publish-options as its
+ * configuration, §7.1.5), retracts, configures and deletes; others read
+ * items as the node's access model allows: open (anyone), presence (the
+ * owner's contacts with a subscription from or both, the default) or
+ * whitelist (the owner only). Notifications go, as headline messages,
+ * to the available resources of the owner and of those contacts whose
+ * clients announced NODE+notify in their capabilities (mod_caps); a
+ * client that comes online with +notify gets the last item of each
+ * such node (§4.3.4).
+ *
+ * Not done: explicit subscriptions and affiliations (PEP relies on
+ * presence), collection nodes, access models roster and authorize,
+ * notifications to JIDs without a presence subscription, and the last
+ * item on a subscription approved while online. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "mod/mod.h"
+#include "mod/mod_caps.h"
+#include "mod/mod_roster.h"
+#include "mod/mod_util.h"
+#include "mod/pep_config.h"
+#include "store/store.h"
+#include "xml/xser.h"
+#include "xml/xstream.h"
+#include "xmpp/errors.h"
+#include "xmpp/server.h"
+#include "xmpp/session.h"
+
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define NS_EVENT NS_PUBSUB "#event"
+#define NS_OWNER NS_PUBSUB "#owner"
+#define NS_ERRORS NS_PUBSUB "#errors"
+#define NS_PUBLISH_OPTIONS NS_PUBSUB "#publish-options"
+#define NS_NODE_CONFIG NS_PUBSUB "#node_config"
+#define NS_INFO "http://jabber.org/protocol/disco#info"
+
+#define NODE_MAX 256          /* bytes of a node name */
+#define ITEM_ID_MAX 256       /* bytes of an item id */
+#define PAYLOAD_MAX (64 << 10) /* bytes of one item's payload */
+#define NODES_MAX 256         /* nodes per account */
+#define IDS_MAX 64            /* items asked for by id in one request */
+#define RESULT_MAX (1 << 20)  /* bytes of items in one answer */
+#define BARE_MAX (2 * JID_PART_MAX + 2)
+
+static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
+
+static void bare_of_user(char *out, const char *username)
+{
+    snprintf(out, BARE_MAX, "%s@%s", username, srv.domain);
+}
+
+/* True when the requester is the account addressed. */
+static bool is_owner(const struct hook_ctx *h)
+{
+    if (!h->user || !h->from || !jid_has_node(h->from))
+        return false;
+    struct str node = jid_node(h->from), dom = jid_domain(h->from);
+    return node.len == strlen(h->user) &&
+           memcmp(node.p, h->user, node.len) == 0 &&
+           server_is_local_domain(dom.p, dom.len);
+}
+
+/* Sends an error with a pubsub-specific condition (XEP-0060 §7, §6.5.9)
+ * next to the general one. */
+static int error_with(struct hook_ctx *h, const struct stanza *iq,
+                      enum stanza_error e, const char *cond)
+{
+    struct stanza *r = errors_reply(iq, e, NULL);
+    struct stanza *err = stanza_child(r, NULL, "error");
+    if (err)
+        stanza_add_child(err, NS_ERRORS, cond);
+    iq_send_reply(h, r);
+    stanza_unref(r);
+    return HOOK_HANDLED;
+}
+
+/* Sends serialised XML (one iq) as the reply to h's request. */
+static void reply_raw(struct hook_ctx *h, struct buf *xml)
+{
+    struct stanza *r = xstream_parse_one(buf_data(xml), buf_used(xml));
+    if (r) {
+        iq_send_reply(h, r);
+        stanza_unref(r);
+    }
+}
+
+static void attr(struct buf *b, const char *name, const char *value)
+{
+    buf_printf(b, " %s='", name);
+    xser_escape_attr(value, strlen(value), b);
+    buf_append(b, "'", 1);
+}
+
+/* The start tag of the result for iq, as iq_result() makes it. */
+static void result_head(struct buf *b, const struct stanza *iq)
+{
+    static const char *const swap[][2] = {
+        { "id", "id" }, { "to", "from" }, { "from", "to" }
+    };
+    buf_append_str(b, "<iq type='result'");
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = stanza_attr(iq, swap[i][1]);
+        if (v)
+            attr(b, swap[i][0], v);
+    }
+    buf_append(b, ">", 1);
+}
+
+/* ---- nodes ---- */
+
+/* Loads a node's configuration: 0, -ERR_NOTFOUND or another error. */
+static int node_load(const char *user, const char *node,
+                     struct pep_config *cfg)
+{
+    struct buf text = BUF_INIT;
+    int r = store_pep_node_get(srv.store, user, node, &text);
+    if (r == 0)
+        pep_config_read(cfg, buf_cstr(&text));
+    buf_free(&text);
+    return r;
+}
+
+static int node_save(const char *user, const char *node,
+                     const struct pep_config *cfg)
+{
+    struct buf text = BUF_INIT;
+    pep_config_write(cfg, &text);
+    int r = store_pep_node_put(srv.store, user, node, buf_cstr(&text));
+    buf_free(&text);
+    return r;
+}
+
+static void count_node(void *ud, const char *node, const char *config)
+{
+    (void)node;
+    (void)config;
+    (*(unsigned *)ud)++;
+}
+
+static bool node_name_ok(const char *node)
+{
+    return node && *node && strlen(node) <= NODE_MAX;
+}
+
+/* May the JID 'who' read the items of owner's node? */
+static bool may_read(const char *owner, const struct jid *who,
+                     const struct pep_config *cfg)
+{
+    char bare[BARE_MAX];
+    bare_of_user(bare, owner);
+    struct str b = jid_bare(who);
+    if (b.len == strlen(bare) && memcmp(b.p, bare, b.len) == 0)
+        return true;
+    const char *model = pep_config_get(cfg, "pubsub#access_model");
+    if (is(model, "open"))
+        return true;
+    if (!is(model, "presence"))
+        return false;
+    char contact[BARE_MAX];
+    if (b.len >= sizeof(contact))
+        return false;
+    memcpy(contact, b.p, b.len);
+    contact[b.len] = '\0';
+    struct roster_item it;
+    bool ok = roster_load(owner, contact, &it) == 0 && (it.sub & SUB_FROM);
+    roster_item_free(&it);
+    return ok;
+}
+
+/* ---- notifications (XEP-0060 §7.1.2.1, XEP-0163 §4) ---- */
+
+struct names {
+    char **v;
+    size_t n;
+};
+
+static void names_free(struct names *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i]);
+    free(c->v);
+    *c = (struct names){ NULL, 0 };
+}
+
+static void names_add(struct names *c, const char *s)
+{
+    c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+    c->v[c->n++] = xstrdup(s);
+}
+
+struct roster_pick {
+    struct names *out;
+    unsigned mask;
+};
+
+/* Collects the local usernames of roster contacts with a subscription
+ * in mask: listed first, because sending may use the store. */
+static void pick_contact(void *ud, const struct roster_item *it)
+{
+    struct roster_pick *p = ud;
+    if (!(it->sub & p->mask))
+        return;
+    const char *at = strchr(it->contact, '@');
+    if (!at || strchr(it->contact, '/') ||
+        !server_is_local_domain(at + 1, strlen(at + 1)))
+        return;
+    char user[JID_PART_MAX + 1];
+    size_t n = (size_t)(at - it->contact);
+    if (n > JID_PART_MAX)
+        return;
+    memcpy(user, it->contact, n);
+    user[n] = '\0';
+    names_add(p->out, user);
+}
+
+static void local_contacts(const char *user, unsigned mask,
+                           struct names *out)
+{
+    struct roster_pick p = { out, mask };
+    store_roster_list(srv.store, user, pick_contact, &p);
+}
+
+/* Sends <message><event>body</event></message> from owner to one
+ * session. */
+static void send_event(struct session *s, const char *owner,
+                       const char *body, size_t len)
+{
+    char from[BARE_MAX], id[17];
+    bare_of_user(from, owner);
+    crypto_random_token(id, 16);
+    struct buf b = BUF_INIT;
+    buf_append_str(&b, "<message type='headline'");
+    attr(&b, "from", from);
+    attr(&b, "to", s->jid.s);
+    attr(&b, "id", id);
+    buf_printf(&b, "><event xmlns='%s'>", NS_EVENT);
+    buf_append(&b, body, len);
+    buf_append_str(&b, "</event></message>");
+    session_send_raw(s, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+}
+
+static void send_to_user(const char *user, const char *owner,
+                         const char *node, const char *body, size_t len)
+{
+    for (struct session *s = sessions_of_user(user); s; s = s->next_of_user)
+        if (s->available && caps_wants_notify(s, node))
+            send_event(s, owner, body, len);
+}
+
+/* Sends an event about owner's node to everyone it concerns: the
+ * owner's own resources and, unless only the owner may read the node,
+ * the contacts that see the owner's presence. */
+static void notify(const char *owner, const char *node,
+                   const struct pep_config *cfg, const char *body,
+                   size_t len)
+{
+    if (is(pep_config_get(cfg, "pubsub#deliver_notifications"), "0"))
+        return;
+    send_to_user(owner, owner, node, body, len);
+    if (is(pep_config_get(cfg, "pubsub#access_model"), "whitelist"))
+        return;
+    struct names c = { NULL, 0 };
+    local_contacts(owner, SUB_FROM, &c);
+    for (size_t i = 0; i < c.n; i++)
+        if (strcmp(c.v[i], owner) != 0)
+            send_to_user(c.v[i], owner, node, body, len);
+    names_free(&c);
+}
+
+/* <items node=N><item id=I>payload</item></items> */
+static void items_open(struct buf *b, const char *node)
+{
+    buf_append_str(b, "<items");
+    attr(b, "node", node);
+    buf_append(b, ">", 1);
+}
+
+static void item_xml(struct buf *b, const char *id, const char *xml,
+                     size_t len)
+{
+    buf_append_str(b, "<item");
+    attr(b, "id", id);
+    if (xml) {
+        buf_append(b, ">", 1);
+        buf_append(b, xml, len);
+        buf_append_str(b, "</item>");
+    } else {
+        buf_append_str(b, "/>");
+    }
+}
+
+/* ---- the last item for a client that comes online ---- */
+
+struct last {
+    struct buf *b;
+    bool payloads;
+    bool found;
+};
+
+static void last_item(void *ud, const char *id, const char *xml, size_t len)
+{
+    struct last *l = ud;
+    item_xml(l->b, id, l->payloads ? xml : NULL, len);
+    l->found = true;
+}
+
+/* Sends owner's last item of node to s when it may read it. */
+static void send_last(struct session *s, const char *owner, const char *node,
+                      const char *config)
+{
+    struct pep_config cfg = { .n = 0 };
+    pep_config_read(&cfg, config);
+    if (!is(pep_config_get(&cfg, "pubsub#send_last_published_item"),
+            "never") &&
+        !is(pep_config_get(&cfg, "pubsub#deliver_notifications"), "0") &&
+        may_read(owner, &s->jid, &cfg)) {
+        struct buf b = BUF_INIT;
+        items_open(&b, node);
+        struct last l = {
+            &b, !is(pep_config_get(&cfg, "pubsub#deliver_payloads"), "0"),
+            false
+        };
+        store_pep_items(srv.store, owner, node, NULL, 1, last_item, &l);
+        buf_append_str(&b, "</items>");
+        if (l.found)
+            send_event(s, owner, buf_data(&b), buf_used(&b));
+        buf_free(&b);
+    }
+    pep_config_free(&cfg);
+}
+
+struct wanted {
+    struct names nodes, configs; /* the owner's nodes s wants */
+    struct session *s;
+};
+
+static void pick_wanted(void *ud, const char *node, const char *config)
+{
+    struct wanted *w = ud;
+    if (caps_wants_notify(w->s, node)) {
+        names_add(&w->nodes, node);
+        names_add(&w->configs, config);
+    }
+}
+
+static void send_last_of(struct session *s, const char *owner)
+{
+    struct wanted w = { { NULL, 0 }, { NULL, 0 }, s };
+    store_pep_node_list(srv.store, owner, pick_wanted, &w);
+    for (size_t i = 0; i < w.nodes.n; i++)
+        send_last(s, owner, w.nodes.v[i], w.configs.v[i]);
+    names_free(&w.nodes);
+    names_free(&w.configs);
+}
+
+/* The client's +notify features are known: it gets the last item of the
+ * nodes it wants, its own account's and its contacts' (XEP-0163 §4.3.4;
+ * the owner's other devices count, §4.3.1). */
+static int caps_resolved(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct session *s = h->sess;
+    unsigned n;
+    caps_notify_nodes(s, &n);
+    if (!s || !s->username || n == 0)
+        return HOOK_PASS;
+    send_last_of(s, s->username);
+    struct names c = { NULL, 0 };
+    local_contacts(s->username, SUB_TO, &c);
+    for (size_t i = 0; i < c.n; i++)
+        if (strcmp(c.v[i], s->username) != 0)
+            send_last_of(s, c.v[i]);
+    names_free(&c);
+    return HOOK_PASS;
+}
+
+/* ---- publish (XEP-0060 §7.1) ---- */
+
+static struct stanza *publish_options(const struct stanza *pubsub)
+{
+    struct stanza *po = stanza_child(pubsub, NS_PUBSUB, "publish-options");
+    return po ? stanza_child(po, NS_DATA, "x") : NULL;
+}
+
+static int publish(struct hook_ctx *h, struct stanza *iq,
+                   const struct stanza *pubsub, const struct stanza *pub)
+{
+    if (!is_owner(h))
+        return -SE_FORBIDDEN;
+    const char *node = stanza_attr(pub, "node");
+    if (!node_name_ok(node))
+        return error_with(h, iq, SE_BAD_REQUEST, "nodeid-required");
+    struct stanza *item = stanza_child(pub, NS_PUBSUB, "item");
+    if (!item || stanza_elem_count(pub) != 1)
+        return error_with(h, iq, SE_BAD_REQUEST, "item-required");
+    struct stanza *payload = stanza_child(item, NULL, NULL);
+    if (!payload || stanza_elem_count(item) != 1 || !*payload->ns)
+        return error_with(h, iq, SE_BAD_REQUEST, "invalid-payload");
+    const char *id_attr = stanza_attr(item, "id");
+    char gen[17];
+    if (id_attr && (!*id_attr || strlen(id_attr) > ITEM_ID_MAX))
+        return -SE_BAD_REQUEST;
+    if (!id_attr) {
+        crypto_random_token(gen, 16);
+        id_attr = gen;
+    }
+    /* Publish-options (§7.1.5): a FORM_TYPE other than theirs is not
+     * ours to interpret. */
+    struct stanza *x = publish_options(pubsub);
+    struct pep_config want = { .n = 0 }, cfg = { .n = 0 };
+    const char *bad;
+    int ret = HOOK_HANDLED;
+    if (x) {
+        char *ft = form_type_dup(x);
+        bool ours = !ft || strcmp(ft, NS_PUBLISH_OPTIONS) == 0;
+        free(ft);
+        if (!ours) {
+            ret = -SE_BAD_REQUEST;
+            goto out;
+        }
+        if (pep_config_merge_form(&want, x, &bad) < 0) {
+            ret = error_with(h, iq, SE_CONFLICT, "precondition-not-met");
+            goto out;
+        }
+    }
+    int r = node_load(h->user, node, &cfg);
+    if (r == -ERR_NOTFOUND) {
+        unsigned count = 0;
+        store_pep_node_list(srv.store, h->user, count_node, &count);
+        if (count >= NODES_MAX) {
+            ret = -SE_NOT_ALLOWED;
+            goto out;
+        }
+        for (unsigned i = 0; i < want.n; i++)
+            cfg.f[i] = (struct pep_field){ xstrdup(want.f[i].var),
+                                           xstrdup(want.f[i].value) };
+        cfg.n = want.n;
+        r = node_save(h->user, node, &cfg);
+    } else if (r == 0 && !pep_config_matches(&cfg, &want, &bad)) {
+        log_debug(0, "pep: publish-options differ on %s", bad);
+        ret = error_with(h, iq, SE_CONFLICT, "precondition-not-met");
+        goto out;
+    }
+    struct buf xml = BUF_INIT;
+    xser_write(payload, "", &xml);
+    if (r == 0 && buf_used(&xml) > PAYLOAD_MAX) {
+        buf_free(&xml);
+        ret = error_with(h, iq, SE_NOT_ACCEPTABLE, "payload-too-big");
+        goto out;
+    }
+    if (r == 0)
+        r = store_pep_item_put(srv.store, h->user, node, id_attr,
+                               buf_data(&xml), buf_used(&xml),
+                               pep_config_keep(&cfg));
+    if (r < 0) {
+        buf_free(&xml);
+        ret = -SE_INTERNAL_SERVER_ERROR;
+        goto out;
+    }
+    struct buf b = BUF_INIT;
+    result_head(&b, iq);
+    buf_printf(&b, "<pubsub xmlns='%s'><publish", NS_PUBSUB);
+    attr(&b, "node", node);
+    buf_append(&b, ">", 1);
+    item_xml(&b, id_attr, NULL, 0);
+    buf_append_str(&b, "</publish></pubsub></iq>");
+    reply_raw(h, &b);
+    buf_reset(&b);
+    items_open(&b, node);
+    bool payloads = !is(pep_config_get(&cfg, "pubsub#deliver_payloads"), "0");
+    item_xml(&b, id_attr, payloads ? buf_data(&xml) : NULL, buf_used(&xml));
+    buf_append_str(&b, "</items>");
+    notify(h->user, node, &cfg, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+    buf_free(&xml);
+out:
+    pep_config_free(&want);
+    pep_config_free(&cfg);
+    return ret;
+}
+
+/* ---- retract (§7.2) ---- */
+
+static int retract(struct hook_ctx *h, struct stanza *iq,
+                   const struct stanza *ret)
+{
+    if (!is_owner(h))
+        return -SE_FORBIDDEN;
+    const char *node = stanza_attr(ret, "node");
+    if (!node_name_ok(node))
+        return error_with(h, iq, SE_BAD_REQUEST, "nodeid-required");
+    struct stanza *item = stanza_child(ret, NS_PUBSUB, "item");
+    const char *id = item ? stanza_attr(item, "id") : NULL;
+    if (!id || stanza_elem_count(ret) != 1)
+        return error_with(h, iq, SE_BAD_REQUEST, "item-required");
+    struct pep_config cfg = { .n = 0 };
+    int r = node_load(h->user, node, &cfg);
+    if (r == 0)
+        r = store_pep_item_del(srv.store, h->user, node, id);
+    if (r == 0) {
+        iq_reply_empty(h, iq);
+        const char *want = stanza_attr(ret, "notify");
+        if (is(want, "true") || is(want, "1") ||
+            is(pep_config_get(&cfg, "pubsub#notify_retract"), "1")) {
+            struct buf b = BUF_INIT;
+            items_open(&b, node);
+            buf_append_str(&b, "<retract");
+            attr(&b, "id", id);
+            buf_append_str(&b, "/></items>");
+            notify(h->user, node, &cfg, buf_data(&b), buf_used(&b));
+            buf_free(&b);
+        }
+    }
+    pep_config_free(&cfg);
+    if (r == -ERR_NOTFOUND)
+        return -SE_ITEM_NOT_FOUND;
+    return r < 0 ? -SE_INTERNAL_SERVER_ERROR : HOOK_HANDLED;
+}
+
+/* ---- create (§8.1), for clients that create before publishing ---- */
+
+static int create(struct hook_ctx *h, struct stanza *iq,
+                  const struct stanza *pubsub, const struct stanza *cr)
+{
+    if (!is_owner(h))
+        return -SE_FORBIDDEN;
+    const char *node = stanza_attr(cr, "node");
+    if (!node_name_ok(node))
+        return error_with(h, iq, SE_NOT_ACCEPTABLE, "nodeid-required");
+    struct pep_config cfg = { .n = 0 };
+    if (node_load(h->user, node, &cfg) == 0) {
+        pep_config_free(&cfg);
+        return -SE_CONFLICT;
+    }
+    unsigned count = 0;
+    store_pep_node_list(srv.store, h->user, count_node, &count);
+    if (count >= NODES_MAX)
+        return -SE_NOT_ALLOWED;
+    struct stanza *conf = stanza_child(pubsub, NS_PUBSUB, "configure");
+    struct stanza *x = conf ? stanza_child(conf, NS_DATA, "x") : NULL;
+    const char *bad;
+    int r = x ? pep_config_merge_form(&cfg, x, &bad) : 0;
+    if (r < 0) {
+        pep_config_free(&cfg);
+        return -SE_NOT_ACCEPTABLE;
+    }
+    r = node_save(h->user, node, &cfg);
+    pep_config_free(&cfg);
+    if (r < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    return iq_reply_empty(h, iq);
+}
+
+static int pubsub_set(struct hook_ctx *h, struct stanza *iq)
+{
+    struct stanza *ps = stanza_child(iq, NS_PUBSUB, "pubsub");
+    struct stanza *op;
+    if ((op = stanza_child(ps, NS_PUBSUB, "publish")))
+        return publish(h, iq, ps, op);
+    if ((op = stanza_child(ps, NS_PUBSUB, "retract")))
+        return retract(h, iq, op);
+    if ((op = stanza_child(ps, NS_PUBSUB, "create")))
+        return create(h, iq, ps, op);
+    return -SE_FEATURE_NOT_IMPLEMENTED;
+}
+
+/* ---- items (§6.5) ---- */
+
+struct got {
+    struct names ids, xml;
+    size_t bytes;
+};
+
+static void got_item(void *ud, const char *id, const char *xml, size_t len)
+{
+    struct got *g = ud;
+    names_add(&g->ids, id);
+    g->xml.v = xrealloc(g->xml.v, (g->xml.n + 1) * sizeof(*g->xml.v));
+    g->xml.v[g->xml.n++] = xstrndup(xml, len);
+}
+
+static int parse_max(const char *s, unsigned *out)
+{
+    if (!s)
+        return 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || *s == '-' || v == 0)
+        return -1;
+    *out = v > PEP_ITEMS_CAP ? PEP_ITEMS_CAP : (unsigned)v;
+    return 0;
+}
+
+static int items(struct hook_ctx *h, struct stanza *iq,
+                 const struct stanza *req)
+{
+    const char *node = stanza_attr(req, "node");
+    if (!node_name_ok(node))
+        return error_with(h, iq, SE_BAD_REQUEST, "nodeid-required");
+    unsigned max = 0;
+    if (parse_max(stanza_attr(req, "max_items"), &max) < 0)
+        return -SE_BAD_REQUEST;
+    struct pep_config cfg = { .n = 0 };
+    int r = node_load(h->user, node, &cfg);
+    if (r < 0) {
+        pep_config_free(&cfg);
+        /* COMPAT(Conversations): any error but a bare item-not-found for
+         * a missing node turns OMEMO off for the contact. */
+        return r == -ERR_NOTFOUND ? -SE_ITEM_NOT_FOUND
+                                  : -SE_INTERNAL_SERVER_ERROR;
+    }
+    bool ok = may_read(h->user, h->from, &cfg);
+    const char *model = pep_config_get(&cfg, "pubsub#access_model");
+    bool presence_model = is(model, "presence");
+    pep_config_free(&cfg);
+    if (!ok)
+        return presence_model
+                   ? error_with(h, iq, SE_NOT_AUTHORIZED,
+                                "presence-subscription-required")
+                   : error_with(h, iq, SE_NOT_ALLOWED, "closed-node");
+    struct got g = { { NULL, 0 }, { NULL, 0 }, 0 };
+    unsigned nids = 0;
+    for (struct stanza *it = stanza_next_child(req, NULL, NS_PUBSUB, "item");
+         it; it = stanza_next_child(req, it, NS_PUBSUB, "item")) {
+        const char *id = stanza_attr(it, "id");
+        if (!id || ++nids > IDS_MAX) {
+            names_free(&g.ids);
+            names_free(&g.xml);
+            return -SE_BAD_REQUEST;
+        }
+        store_pep_items(srv.store, h->user, node, id, 0, got_item, &g);
+    }
+    if (nids == 0)
+        store_pep_items(srv.store, h->user, node, NULL, max, got_item, &g);
+    /* Keep the newest items that fit in one answer. */
+    size_t first = g.ids.n, bytes = 0;
+    while (first > 0 && bytes + strlen(g.xml.v[first - 1]) <= RESULT_MAX)
+        bytes += strlen(g.xml.v[--first]);
+    struct buf b = BUF_INIT;
+    result_head(&b, iq);
+    buf_printf(&b, "<pubsub xmlns='%s'>", NS_PUBSUB);
+    items_open(&b, node);
+    for (size_t i = first; i < g.ids.n; i++)
+        item_xml(&b, g.ids.v[i], g.xml.v[i], strlen(g.xml.v[i]));
+    buf_append_str(&b, "</items></pubsub></iq>");
+    reply_raw(h, &b);
+    buf_free(&b);
+    names_free(&g.ids);
+    names_free(&g.xml);
+    return HOOK_HANDLED;
+}
+
+static int pubsub_get(struct hook_ctx *h, struct stanza *iq)
+{
+    struct stanza *ps = stanza_child(iq, NS_PUBSUB, "pubsub");
+    struct stanza *op = stanza_child(ps, NS_PUBSUB, "items");
+    if (op)
+        return items(h, iq, op);
+    return -SE_FEATURE_NOT_IMPLEMENTED;
+}
+
+/* ---- owner use cases (§8): configure, delete, purge ---- */
+
+static int configure_get(struct hook_ctx *h, struct stanza *iq,
+                         const char *node, const struct pep_config *cfg)
+{
+    struct stanza *r = iq_result(iq);
+    struct stanza *ps = stanza_add_child(r, NS_OWNER, "pubsub");
+    struct stanza *c = stanza_add_child(ps, NS_OWNER, "configure");
+    stanza_set_attr(c, "node", node);
+    pep_config_form(cfg, c);
+    iq_send_reply(h, r);
+    stanza_unref(r);
+    return HOOK_HANDLED;
+}
+
+static int configure_set(struct hook_ctx *h, struct stanza *iq,
+                         const char *node, struct pep_config *cfg,
+                         const struct stanza *conf)
+{
+    struct stanza *x = stanza_child(conf, NS_DATA, "x");
+    const char *type = x ? stanza_attr(x, "type") : NULL;
+    if (is(type, "cancel"))
+        return iq_reply_empty(h, iq);
+    if (!x || !is(type, "submit"))
+        return -SE_BAD_REQUEST;
+    const char *bad;
+    if (pep_config_merge_form(cfg, x, &bad) < 0)
+        return -SE_NOT_ACCEPTABLE;
+    if (node_save(h->user, node, cfg) < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    /* A smaller max_items takes effect now, not at the next publish. */
+    struct got g = { { NULL, 0 }, { NULL, 0 }, 0 };
+    store_pep_items(srv.store, h->user, node, NULL, 1, got_item, &g);
+    if (g.ids.n)
+        store_pep_item_put(srv.store, h->user, node, g.ids.v[0], g.xml.v[0],
+                           strlen(g.xml.v[0]), pep_config_keep(cfg));
+    names_free(&g.ids);
+    names_free(&g.xml);
+    return iq_reply_empty(h, iq);
+}
+
+static int node_delete(struct hook_ctx *h, struct stanza *iq,
+                       const char *node, const struct pep_config *cfg)
+{
+    if (store_pep_node_del(srv.store, h->user, node) < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    iq_reply_empty(h, iq);
+    if (is(pep_config_get(cfg, "pubsub#notify_delete"), "1")) {
+        struct buf b = BUF_INIT;
+        buf_append_str(&b, "<delete");
+        attr(&b, "node", node);
+        buf_append_str(&b, "/>");
+        notify(h->user, node, cfg, buf_data(&b), buf_used(&b));
+        buf_free(&b);
+    }
+    return HOOK_HANDLED;
+}
+
+static int owner(struct hook_ctx *h, struct stanza *iq)
+{
+    if (!is_owner(h))
+        return -SE_FORBIDDEN;
+    struct stanza *ps = stanza_child(iq, NS_OWNER, "pubsub");
+    struct stanza *op = stanza_child(ps, NS_OWNER, NULL);
+    const char *node = op ? stanza_attr(op, "node") : NULL;
+    bool set = is(stanza_attr(iq, "type"), "set");
+    if (!op || (!is(op->name, "configure") &&
+                !(set && (is(op->name, "delete") || is(op->name, "purge")))))
+        return -SE_FEATURE_NOT_IMPLEMENTED;
+    if (!node_name_ok(node))
+        return error_with(h, iq, SE_BAD_REQUEST, "nodeid-required");
+    struct pep_config cfg = { .n = 0 };
+    int r = node_load(h->user, node, &cfg);
+    if (r == 0) {
+        if (is(op->name, "configure"))
+            r = set ? configure_set(h, iq, node, &cfg, op)
+                    : configure_get(h, iq, node, &cfg);
+        else if (is(op->name, "delete"))
+            r = node_delete(h, iq, node, &cfg);
+        else if (store_pep_node_del(srv.store, h->user, node) == 0 &&
+                 node_save(h->user, node, &cfg) == 0)
+            r = iq_reply_empty(h, iq);
+        else
+            r = -SE_INTERNAL_SERVER_ERROR;
+    } else {
+        r = r == -ERR_NOTFOUND ? -SE_ITEM_NOT_FOUND
+                               : -SE_INTERNAL_SERVER_ERROR;
+    }
+    pep_config_free(&cfg);
+    return r;
+}
+
+/* ---- discovery ---- */
+
+/* XEP-0163 §6.1: the account is a PEP service. */
+static int disco_identity(struct hook_ctx *h, struct stanza *iq)
+{
+    (void)iq;
+    struct stanza *id = stanza_add_child(h->data, NS_INFO, "identity");
+    stanza_set_attr(id, "category", "pubsub");
+    stanza_set_attr(id, "type", "pep");
+    return HOOK_PASS;
+}
+
+int mod_pep_init(struct mod *m)
+{
+    static const char *const features[] = {
+        NS_PUBSUB,
+        NS_PUBSUB "#access-open",
+        NS_PUBSUB "#access-presence",
+        NS_PUBSUB "#access-whitelist",
+        NS_PUBSUB "#auto-create",
+        NS_PUBSUB "#config-node",
+        NS_PUBSUB "#create-and-configure",
+        NS_PUBSUB "#create-nodes",
+        NS_PUBSUB "#delete-items",
+        NS_PUBSUB "#delete-nodes",
+        NS_PUBSUB "#filtered-notifications",
+        NS_PUBSUB "#item-ids",
+        NS_PUBSUB "#last-published",
+        NS_PUBSUB "#persistent-items",
+        NS_PUBSUB "#presence-notifications",
+        NS_PUBSUB "#publish",
+        NS_PUBSUB "#publish-options",
+        NS_PUBSUB "#retract-items",
+        NS_PUBSUB "#retrieve-items",
+    };
+    for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+        mod_add_account_feature(m, features[i]);
+    mod_hook(m, "disco-info/bare", disco_identity, PRIO_DEFAULT);
+    mod_hook(m, "caps-resolved", caps_resolved, PRIO_DEFAULT);
+    mod_hook_iq(m, IQ_SET, TO_BARE, NS_PUBSUB, "pubsub", pubsub_set,
+                PRIO_DEFAULT);
+    mod_hook_iq(m, IQ_GET, TO_BARE, NS_PUBSUB, "pubsub", pubsub_get,
+                PRIO_DEFAULT);
+    mod_hook_iq(m, IQ_GET | IQ_SET, TO_BARE, NS_OWNER, "pubsub", owner,
+                PRIO_DEFAULT);
+    return 0;
+}
