@@ -7,10 +7,10 @@
  * what other modules need is kept: the nodes the client wants
  * notifications for ("NODE+notify", XEP-0163 §4).
  *
- * Not done: checking the ver against the answer. A client that lies
- * about its ver changes what other clients with that ver are notified
- * of, never what they may read, which the node's access model decides.
- * The server's own capabilities are mod_disco's. */
+ * An answer is cached only when its SHA-1 verification string is the
+ * ver the client announced; otherwise it counts for that session alone,
+ * so a client cannot change what others with that ver are notified of.
+ * The server's own capabilities are mod_disco's (with caps_ver()). */
 #include "mod/mod_caps.h"
 
 #include <stdio.h>
@@ -18,13 +18,17 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/base64.h"
+#include "core/crypto.h"
 #include "core/hmap.h"
+#include "core/log.h"
 #include "mod/mod.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
 #define NS_CAPS "http://jabber.org/protocol/caps"
 #define NS_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DATA "jabber:x:data"
 #define NOTIFY_SUFFIX "+notify"
 
 #define CACHE_MAX 512   /* verification strings remembered */
@@ -48,8 +52,9 @@ struct caps_sess {
 
 /* A question to a client: which session asked about which ver. */
 struct pending {
-    char *ver; /* owned */
-    char *jid; /* owned full JID asked */
+    char *ver;  /* owned */
+    char *jid;  /* owned full JID asked */
+    bool sha1;  /* the ver claims to be SHA-1, which can be checked */
 };
 
 static int slot = -1;
@@ -139,6 +144,133 @@ static void pending_clear(void)
     hmap_free(&pending);
 }
 
+/* ---- verification strings (XEP-0115 §5.1) ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts n owned strings and appends each with '<' (XEP-0115 §5.1). */
+static void append_sorted(char **v, size_t n, struct buf *s)
+{
+    qsort(v, n, sizeof(*v), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        buf_append_str(s, v[i]);
+        buf_append(s, "<", 1);
+        free(v[i]);
+    }
+}
+
+static char *attr_dup(const struct stanza *el, const char *name)
+{
+    const char *v = stanza_attr(el, name);
+    return xstrdup(v ? v : "");
+}
+
+/* Orders "VAR<VALUES..." strings by VAR alone. */
+static int cmp_var(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    size_t xl = strcspn(x, "<"), yl = strcspn(y, "<");
+    int c = memcmp(x, y, xl < yl ? xl : yl);
+    return c ? c : (xl > yl) - (xl < yl);
+}
+
+/* One extension form: FORM_TYPE, then its other fields by var, each
+ * with its values sorted (XEP-0115 §5.1 step 8). */
+static char *form_string(const struct stanza *x)
+{
+    struct buf s = BUF_INIT, type = BUF_INIT;
+    unsigned nf = stanza_elem_count(x), k = 0;
+    char **fields = xcalloc(nf ? nf : 1, sizeof(*fields));
+    for (struct stanza *f = stanza_next_child(x, NULL, NS_DATA, "field"); f;
+         f = stanza_next_child(x, f, NS_DATA, "field")) {
+        const char *var = stanza_attr(f, "var");
+        if (var && strcmp(var, "FORM_TYPE") == 0) {
+            stanza_child_text(f, NS_DATA, "value", &type);
+            continue;
+        }
+        unsigned nv = stanza_elem_count(f), j = 0;
+        char **vals = xcalloc(nv ? nv : 1, sizeof(*vals));
+        for (struct stanza *v = stanza_next_child(f, NULL, NS_DATA, "value");
+             v; v = stanza_next_child(f, v, NS_DATA, "value"))
+            vals[j++] = stanza_text_dup(v);
+        struct buf one = BUF_INIT;
+        buf_append_str(&one, var ? var : "");
+        buf_append(&one, "<", 1);
+        append_sorted(vals, j, &one);
+        free(vals);
+        fields[k++] = xstrdup(buf_cstr(&one));
+        buf_free(&one);
+    }
+    buf_append_str(&s, buf_cstr(&type));
+    buf_append(&s, "<", 1);
+    qsort(fields, k, sizeof(*fields), cmp_var);
+    for (unsigned i = 0; i < k; i++) {
+        buf_append_str(&s, fields[i]);
+        free(fields[i]);
+    }
+    free(fields);
+    buf_free(&type);
+    char *out = xstrdup(buf_cstr(&s));
+    buf_free(&s);
+    return out;
+}
+
+char *caps_ver(const struct stanza *q)
+{
+    unsigned n = stanza_elem_count(q), ni = 0, nf = 0, nx = 0;
+    char **ids = xcalloc(n + 1, sizeof(*ids));
+    char **feats = xcalloc(n + 1, sizeof(*feats));
+    char **forms = xcalloc(n + 1, sizeof(*forms));
+    for (struct stanza *c = stanza_next_child(q, NULL, NULL, NULL); c;
+         c = stanza_next_child(q, c, NULL, NULL)) {
+        if (strcmp(c->ns, NS_INFO) == 0 && strcmp(c->name, "identity") == 0) {
+            char *cat = attr_dup(c, "category"), *type = attr_dup(c, "type");
+            char *lang = xstrdup(stanza_attr_ns(c, NS_XML, "lang")
+                                     ? stanza_attr_ns(c, NS_XML, "lang")
+                                     : "");
+            char *name = attr_dup(c, "name");
+            struct buf b = BUF_INIT;
+            buf_printf(&b, "%s/%s/%s/%s", cat, type, lang, name);
+            ids[ni++] = xstrdup(buf_cstr(&b));
+            buf_free(&b);
+            free(cat);
+            free(type);
+            free(lang);
+            free(name);
+        } else if (strcmp(c->ns, NS_INFO) == 0 &&
+                   strcmp(c->name, "feature") == 0) {
+            feats[nf++] = attr_dup(c, "var");
+        } else if (strcmp(c->ns, NS_DATA) == 0 && strcmp(c->name, "x") == 0) {
+            forms[nx++] = form_string(c);
+        }
+    }
+    struct buf s = BUF_INIT;
+    append_sorted(ids, ni, &s);
+    append_sorted(feats, nf, &s);
+    /* Forms sort by FORM_TYPE, which starts each string. */
+    qsort(forms, nx, sizeof(*forms), cmp_str);
+    for (unsigned i = 0; i < nx; i++) {
+        buf_append_str(&s, forms[i]);
+        free(forms[i]);
+    }
+    free(ids);
+    free(feats);
+    free(forms);
+    unsigned char digest[20];
+    crypto_hash(CRYPTO_SHA1, buf_data(&s), buf_used(&s), digest);
+    buf_free(&s);
+    struct buf b64 = BUF_INIT;
+    base64_encode(digest, sizeof(digest), &b64);
+    char *ver = xstrdup(buf_cstr(&b64));
+    buf_free(&b64);
+    return ver;
+}
+
+/* ---- clients' capabilities ---- */
+
 /* Gives the session its features and tells the modules. */
 static void resolved(struct session *s, const struct notify *n)
 {
@@ -149,7 +281,8 @@ static void resolved(struct session *s, const struct notify *n)
 }
 
 /* Asks the client for the features behind node#ver. */
-static void ask(struct session *s, const char *node, const char *ver)
+static void ask(struct session *s, const char *node, const char *ver,
+                bool sha1)
 {
     /* Questions a client never answers would pile up: start over. */
     if (pending.count >= PENDING_MAX)
@@ -159,6 +292,7 @@ static void ask(struct session *s, const char *node, const char *ver)
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ver = xstrdup(ver);
     p->jid = xstrdup(s->jid.s);
+    p->sha1 = sha1;
     hmap_put(&pending, id, p);
 
     char qnode[2 * VER_MAX + 2];
@@ -196,8 +330,21 @@ static int pre_presence(struct hook_ctx *h, struct stanza *p)
     if (known)
         resolved(h->sess, known);
     else
-        ask(h->sess, node, ver);
+        ask(h->sess, node, ver, strcmp(stanza_attr(c, "hash"), "sha-1") == 0);
     return HOOK_PASS;
+}
+
+static void cache_put(const char *ver, const struct notify *n)
+{
+    if (cache.count >= CACHE_MAX)
+        cache_clear();
+    struct notify *c = xcalloc(1, sizeof(*c));
+    notify_copy(c, n);
+    struct notify *old = hmap_put(&cache, ver, c);
+    if (old) {
+        notify_clear(old);
+        free(old);
+    }
 }
 
 /* The client's answer: its features, of which the +notify ones count. */
@@ -226,15 +373,12 @@ static int iq_result(struct hook_ctx *h, struct stanza *iq)
                 strcmp(var + len - sl, NOTIFY_SUFFIX) == 0)
                 n.v[n.n++] = xstrndup(var, len - sl);
         }
-        if (cache.count >= CACHE_MAX)
-            cache_clear();
-        struct notify *c = xcalloc(1, sizeof(*c));
-        notify_copy(c, &n);
-        struct notify *old = hmap_put(&cache, p->ver, c);
-        if (old) {
-            notify_clear(old);
-            free(old);
-        }
+        char *ver = p->sha1 ? caps_ver(q) : NULL;
+        if (ver && strcmp(ver, p->ver) == 0)
+            cache_put(p->ver, &n);
+        else
+            log_debug(0, "caps: the answer does not match ver %s", p->ver);
+        free(ver);
     }
     struct caps_sess *cs = s ? session_slot(s, slot) : NULL;
     /* The client may have announced other caps meanwhile. */

@@ -13,6 +13,11 @@
 #include <stdbool.h>
 
 struct session;
+struct stanza;
+
+/* The SHA-1 verification string (XEP-0115 §5.1) of a disco#info
+ * <query/>: identities, features and extension forms. Owned. */
+char *caps_ver(const struct stanza *q);
 
 /* True when the session's client announced the feature NODE+notify. */
 bool caps_wants_notify(const struct session *s, const char *node);

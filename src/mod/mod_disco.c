@@ -12,9 +12,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/base64.h"
-#include "core/crypto.h"
 #include "mod/mod.h"
+#include "mod/mod_caps.h"
 #include "mod/mod_util.h"
 #include "xmpp/router.h"
 #include "xmpp/errors.h"
@@ -22,7 +21,6 @@
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_CAPS "http://jabber.org/protocol/caps"
-#define NS_DATA "jabber:x:data"
 #define CAPS_NODE "https://theke.chat/caps"
 
 static char *server_ver; /* XEP-0115 verification string, owned */
@@ -65,130 +63,6 @@ static void fill_info(struct hook_ctx *h, struct stanza *iq, bool host,
     h->data = q;
     hooks_fire(host ? "disco-info/host" : "disco-info/bare", h, iq);
     h->data = data;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorts n owned strings and appends each with '<' (XEP-0115 §5.1). */
-static void append_sorted(char **v, size_t n, struct buf *s)
-{
-    qsort(v, n, sizeof(*v), cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        buf_append_str(s, v[i]);
-        buf_append(s, "<", 1);
-        free(v[i]);
-    }
-}
-
-static char *attr_dup(const struct stanza *el, const char *name)
-{
-    const char *v = stanza_attr(el, name);
-    return xstrdup(v ? v : "");
-}
-
-/* Orders "VAR<VALUES..." strings by VAR alone. */
-static int cmp_var(const void *a, const void *b)
-{
-    const char *x = *(char *const *)a, *y = *(char *const *)b;
-    size_t xl = strcspn(x, "<"), yl = strcspn(y, "<");
-    int c = memcmp(x, y, xl < yl ? xl : yl);
-    return c ? c : (xl > yl) - (xl < yl);
-}
-
-/* One extension form: FORM_TYPE, then its other fields by var, each
- * with its values sorted (XEP-0115 §5.1 step 8). */
-static char *form_string(const struct stanza *x)
-{
-    struct buf s = BUF_INIT, type = BUF_INIT;
-    unsigned nf = stanza_elem_count(x), k = 0;
-    char **fields = xcalloc(nf ? nf : 1, sizeof(*fields));
-    for (struct stanza *f = stanza_next_child(x, NULL, NS_DATA, "field"); f;
-         f = stanza_next_child(x, f, NS_DATA, "field")) {
-        const char *var = stanza_attr(f, "var");
-        if (var && strcmp(var, "FORM_TYPE") == 0) {
-            stanza_child_text(f, NS_DATA, "value", &type);
-            continue;
-        }
-        unsigned nv = stanza_elem_count(f), j = 0;
-        char **vals = xcalloc(nv ? nv : 1, sizeof(*vals));
-        for (struct stanza *v = stanza_next_child(f, NULL, NS_DATA, "value");
-             v; v = stanza_next_child(f, v, NS_DATA, "value"))
-            vals[j++] = stanza_text_dup(v);
-        struct buf one = BUF_INIT;
-        buf_append_str(&one, var ? var : "");
-        buf_append(&one, "<", 1);
-        append_sorted(vals, j, &one);
-        free(vals);
-        fields[k++] = xstrdup(buf_cstr(&one));
-        buf_free(&one);
-    }
-    buf_append_str(&s, buf_cstr(&type));
-    buf_append(&s, "<", 1);
-    qsort(fields, k, sizeof(*fields), cmp_var);
-    for (unsigned i = 0; i < k; i++) {
-        buf_append_str(&s, fields[i]);
-        free(fields[i]);
-    }
-    free(fields);
-    buf_free(&type);
-    char *out = xstrdup(buf_cstr(&s));
-    buf_free(&s);
-    return out;
-}
-
-/* The verification string of a disco#info query (XEP-0115 §5.1). */
-static char *caps_ver(const struct stanza *q)
-{
-    unsigned n = stanza_elem_count(q), ni = 0, nf = 0, nx = 0;
-    char **ids = xcalloc(n + 1, sizeof(*ids));
-    char **feats = xcalloc(n + 1, sizeof(*feats));
-    char **forms = xcalloc(n + 1, sizeof(*forms));
-    for (struct stanza *c = stanza_next_child(q, NULL, NULL, NULL); c;
-         c = stanza_next_child(q, c, NULL, NULL)) {
-        if (strcmp(c->ns, NS_INFO) == 0 && strcmp(c->name, "identity") == 0) {
-            char *cat = attr_dup(c, "category"), *type = attr_dup(c, "type");
-            char *lang = xstrdup(stanza_attr_ns(c, NS_XML, "lang")
-                                     ? stanza_attr_ns(c, NS_XML, "lang")
-                                     : "");
-            char *name = attr_dup(c, "name");
-            struct buf b = BUF_INIT;
-            buf_printf(&b, "%s/%s/%s/%s", cat, type, lang, name);
-            ids[ni++] = xstrdup(buf_cstr(&b));
-            buf_free(&b);
-            free(cat);
-            free(type);
-            free(lang);
-            free(name);
-        } else if (strcmp(c->ns, NS_INFO) == 0 &&
-                   strcmp(c->name, "feature") == 0) {
-            feats[nf++] = attr_dup(c, "var");
-        } else if (strcmp(c->ns, NS_DATA) == 0 && strcmp(c->name, "x") == 0) {
-            forms[nx++] = form_string(c);
-        }
-    }
-    struct buf s = BUF_INIT;
-    append_sorted(ids, ni, &s);
-    append_sorted(feats, nf, &s);
-    /* Forms sort by FORM_TYPE, which starts each string. */
-    qsort(forms, nx, sizeof(*forms), cmp_str);
-    for (unsigned i = 0; i < nx; i++) {
-        buf_append_str(&s, forms[i]);
-        free(forms[i]);
-    }
-    free(ids);
-    free(feats);
-    free(forms);
-    unsigned char digest[20];
-    crypto_hash(CRYPTO_SHA1, buf_data(&s), buf_used(&s), digest);
-    buf_free(&s);
-    struct buf b64 = BUF_INIT;
-    base64_encode(digest, sizeof(digest), &b64);
-    char *ver = xstrdup(buf_cstr(&b64));
-    buf_free(&b64);
-    return ver;
 }
 
 /* The server's verification string, computed once: its disco#info

@@ -14,10 +14,13 @@ own new device gets W and P, bob's new device P and O.
 """
 import theke
 from theke import check
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 from peplib import (pep_client, publish, publish_ok, items, item_list,
                     only_condition, event_for)
 
 P, O, W = "urn:example:p", "urn:example:o", "urn:example:w"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
 
 
 def payload(n):
@@ -80,6 +83,23 @@ async def main(srv):
         check(got and got[0][1] is not None and got[0][1].text == i,
               "last item without its payload: %s" % m)
     await b2.events.none(event_for(W), 0.5, "bob's device got W")
+
+    # Capabilities are cached by ver once the answer matched it: a client
+    # with a ver seen before is not asked again, one with a new ver is.
+    for notify, asked in (([P, O, W], False), ([P, "urn:example:new"], True)):
+        a = await pep_client(srv, "alice", None, notify, presence=False)
+        queries = theke.Inbox("caps queries")
+        a.register_handler(Callback("caps query", MatchXPath(
+            "{jabber:client}iq/{%s}query" % DISCO_INFO), queries.put))
+        a.send_presence()
+        await a.events.get(event_for(P, "p1"), 10,
+                           "%s waiting for the last item of P" % a.boundjid)
+        if asked:
+            await queries.get(lambda iq: iq["from"] == srv.domain, 10,
+                              "the server asking for a new ver")
+        else:
+            check(not queries.take_all(lambda iq: iq["from"] == srv.domain),
+                  "the server asked again for a cached ver")
 
     # A retraction reaches those who may read the node.
     kind, res = await a1.iq(
