@@ -2,9 +2,8 @@
 """What Conversations shows on its server-info screen, checked the way it
 checks: stream features (roster versioning, client state indication,
 stream management), the domain's disco#info (carbons, blocking, external
-services), the account's disco#info (archive, push) and an upload
-service announcing max-file-size. (PEP with publish-options on the
-account, the last line of that screen, is checked with PEP.)"""
+services), the account's disco#info (archive, push, PEP with
+publish-options) and an upload service announcing max-file-size."""
 import re
 
 import theke
@@ -31,9 +30,12 @@ async def main(srv):
               % (ns, host["features"]))
     acct = (await disco.get_info(jid=srv.jid("alice"),
                                  timeout=10))["disco_info"]
-    for ns in ("urn:xmpp:mam:2", "urn:xmpp:push:0"):
+    for ns in ("urn:xmpp:mam:2", "urn:xmpp:push:0",
+               "http://jabber.org/protocol/pubsub#publish-options"):
         check(ns in acct["features"], "%s not on the account: %s"
               % (ns, acct["features"]))
+    check(("pubsub", "pep") in [(i[0], i[1]) for i in acct["identities"]],
+          "no pubsub/pep identity on the account: %s" % acct["identities"])
 
     items = await disco.get_items(jid=srv.domain, timeout=10)
     uploads = []
