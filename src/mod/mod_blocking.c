@@ -21,6 +21,8 @@
  * store query. Only this module writes block lists, and rows it does
  * not know of can only be fewer (an account deleted with thekectl), so
  * that knowledge never lets a blocked stanza through. */
+#include "mod/mod_blocking.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,11 @@ static bool blocks(const char *user, const struct jid *j)
         free(c[i]);
     /* A failing store refuses rather than lets through. */
     return r != 0;
+}
+
+bool blocking_blocks(const char *user, const struct jid *j)
+{
+    return blocks(user, j);
 }
 
 /* The local account j belongs to, copied into user; false when j is

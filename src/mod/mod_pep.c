@@ -10,12 +10,13 @@
  * to the available resources of the owner and of those contacts whose
  * clients announced NODE+notify in their capabilities (mod_caps); a
  * client that comes online with +notify gets the last item of each
- * such node (§4.3.4).
+ * such node (§4.3.4), and so does one that first receives a contact's
+ * presence (a subscription approved while online). Accounts the owner
+ * blocked (XEP-0191) get nothing.
  *
  * Not done: explicit subscriptions and affiliations (PEP relies on
- * presence), collection nodes, access models roster and authorize,
- * notifications to JIDs without a presence subscription, and the last
- * item on a subscription approved while online. */
+ * presence), collection nodes, access models roster and authorize, and
+ * notifications to JIDs without a presence subscription. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,10 @@
 #include "core/alloc.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "mod/mod.h"
+#include "mod/mod_blocking.h"
 #include "mod/mod_caps.h"
 #include "mod/mod_roster.h"
 #include "mod/mod_util.h"
@@ -51,6 +54,12 @@
 #define IDS_MAX 64            /* items asked for by id in one request */
 #define RESULT_MAX (1 << 20)  /* bytes of items in one answer */
 #define BARE_MAX (2 * JID_PART_MAX + 2)
+#define SERVED_MAX 1024       /* accounts a session got last items of */
+
+/* Per session (a slot): the accounts whose last items it got, so that
+ * each contact's come once, at login or when a contact's presence first
+ * reaches it (a subscription approved meanwhile). */
+static int slot = -1;
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
@@ -253,8 +262,10 @@ static void send_event(struct session *s, const char *owner,
 static void send_to_user(const char *user, const char *owner,
                          const char *node, const char *body, size_t len)
 {
+    bool other = strcmp(user, owner) != 0;
     for (struct session *s = sessions_of_user(user); s; s = s->next_of_user)
-        if (s->available && caps_wants_notify(s, node))
+        if (s->available && caps_wants_notify(s, node) &&
+            !(other && blocking_blocks(owner, &s->jid)))
             send_event(s, owner, body, len);
 }
 
@@ -354,8 +365,34 @@ static void pick_wanted(void *ud, const char *node, const char *config)
     }
 }
 
+/* Remembers that s got owner's last items; false when it had them
+ * already (or remembers too many to tell). */
+static bool mark_served(struct session *s, const char *owner)
+{
+    struct hmap *m = session_slot(s, slot);
+    if (!m) {
+        m = xcalloc(1, sizeof(*m));
+        session_slot_set(s, slot, m);
+    }
+    if (hmap_get(m, owner) || m->count >= SERVED_MAX)
+        return false;
+    hmap_put(m, owner, m);
+    return true;
+}
+
+static void served_free(void *v)
+{
+    if (v) {
+        hmap_free(v);
+        free(v);
+    }
+}
+
 static void send_last_of(struct session *s, const char *owner)
 {
+    if (!mark_served(s, owner) ||
+        (strcmp(owner, s->username) != 0 && blocking_blocks(owner, &s->jid)))
+        return;
     struct wanted w = { { NULL, 0 }, { NULL, 0 }, s };
     store_pep_node_list(srv.store, owner, pick_wanted, &w);
     for (size_t i = 0; i < w.nodes.n; i++)
@@ -375,6 +412,9 @@ static int caps_resolved(struct hook_ctx *h, struct stanza *st)
     caps_notify_nodes(s, &n);
     if (!s || !s->username || n == 0)
         return HOOK_PASS;
+    /* Other capabilities may want other nodes: start over. */
+    served_free(session_slot(s, slot));
+    session_slot_set(s, slot, NULL);
     send_last_of(s, s->username);
     struct names c = { NULL, 0 };
     local_contacts(s->username, SUB_TO, &c);
@@ -382,6 +422,35 @@ static int caps_resolved(struct hook_ctx *h, struct stanza *st)
         if (strcmp(c.v[i], s->username) != 0)
             send_last_of(s, c.v[i]);
     names_free(&c);
+    return HOOK_PASS;
+}
+
+/* Available presence from another account reaches this account's
+ * sessions: those that have not had its last items get them now
+ * (XEP-0163 §4.3.3: a contact whose subscription was just approved, or
+ * who sent directed presence). */
+static int contact_presence(struct hook_ctx *h, struct stanza *p)
+{
+    if (stanza_attr(p, "type") || !h->user || !h->from ||
+        !jid_has_node(h->from))
+        return HOOK_PASS;
+    struct str dom = jid_domain(h->from), node = jid_node(h->from);
+    char owner[JID_PART_MAX + 1];
+    if (!server_is_local_domain(dom.p, dom.len) || node.len > JID_PART_MAX)
+        return HOOK_PASS;
+    memcpy(owner, node.p, node.len);
+    owner[node.len] = '\0';
+    if (strcmp(owner, h->user) == 0)
+        return HOOK_PASS;
+    bool full = jid_has_resource(h->to);
+    for (struct session *s = sessions_of_user(h->user); s;
+         s = s->next_of_user) {
+        unsigned n;
+        caps_notify_nodes(s, &n);
+        /* Without known capabilities, caps-resolved sends them later. */
+        if (s->available && n > 0 && (!full || jid_equal(&s->jid, h->to)))
+            send_last_of(s, owner);
+    }
     return HOOK_PASS;
 }
 
@@ -774,6 +843,8 @@ static int disco_identity(struct hook_ctx *h, struct stanza *iq)
     return HOOK_PASS;
 }
 
+static void shutdown_pep(void) { slot = -1; }
+
 int mod_pep_init(struct mod *m)
 {
     static const char *const features[] = {
@@ -800,7 +871,13 @@ int mod_pep_init(struct mod *m)
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
         mod_add_account_feature(m, features[i]);
     mod_hook(m, "disco-info/bare", disco_identity, PRIO_DEFAULT);
+    slot = session_slot_new(served_free);
+    mod_on_shutdown(m, shutdown_pep);
     mod_hook(m, "caps-resolved", caps_resolved, PRIO_DEFAULT);
+    /* After blocking (which drops presence from blocked JIDs), before
+     * presence handling (which ends dispatch). */
+    mod_hook(m, "presence/bare", contact_presence, PRIO_DEFAULT + 1);
+    mod_hook(m, "presence/full", contact_presence, PRIO_DEFAULT + 1);
     mod_hook_iq(m, IQ_SET, TO_BARE, NS_PUBSUB, "pubsub", pubsub_set,
                 PRIO_DEFAULT);
     mod_hook_iq(m, IQ_GET, TO_BARE, NS_PUBSUB, "pubsub", pubsub_get,
