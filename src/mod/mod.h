@@ -44,7 +44,9 @@ static inline void mod_hook_iq(struct mod *m, unsigned types, unsigned to,
  * needs beyond features: mod_disco fires "disco-info/host" (the server)
  * and "disco-info/bare" (an account, h->user) once identities and
  * features are in, with h->data the <query/> being built. Handlers
- * append to it (form_add() in mod_util.h) and return HOOK_PASS. */
+ * append to it (form_add() in mod_util.h) and return HOOK_PASS.
+ * Likewise "disco-items/bare" for an account's disco#items (no node):
+ * handlers append <item/> elements, as h->from may see them. */
 
 /* The advertised features, sorted and unique; borrowed. */
 const char *const *mod_features(unsigned *n);

@@ -137,9 +137,16 @@ static int items(struct hook_ctx *h, struct stanza *iq)
         return -SE_ITEM_NOT_FOUND;
     struct stanza *r = iq_result(iq);
     struct stanza *q = stanza_add_child(r, NS_ITEMS, "query");
-    /* The server's services (upload, components) are its items. */
-    if (!h->user)
+    /* The server's services (upload, components) are its items; an
+     * account's come from its modules (its PEP nodes). */
+    if (!h->user) {
         router_each_service(add_item, q);
+    } else {
+        void *data = h->data;
+        h->data = q;
+        hooks_fire("disco-items/bare", h, iq);
+        h->data = data;
+    }
     iq_send_reply(h, r);
     stanza_unref(r);
     return HOOK_HANDLED;

@@ -845,6 +845,38 @@ static int disco_identity(struct hook_ctx *h, struct stanza *iq)
 
 static void shutdown_pep(void) { slot = -1; }
 
+struct listing {
+    struct stanza *q;
+    const char *owner;
+    const struct jid *who;
+};
+
+static void list_node(void *ud, const char *node, const char *config)
+{
+    struct listing *l = ud;
+    struct pep_config cfg = { .n = 0 };
+    pep_config_read(&cfg, config);
+    if (may_read(l->owner, l->who, &cfg)) {
+        char bare[BARE_MAX];
+        bare_of_user(bare, l->owner);
+        struct stanza *it = stanza_add_child(l->q, NULL, "item");
+        stanza_set_attr(it, "jid", bare);
+        stanza_set_attr(it, "node", node);
+    }
+    pep_config_free(&cfg);
+}
+
+/* XEP-0060 §5.2: the account's nodes the requester may read. */
+static int disco_items(struct hook_ctx *h, struct stanza *iq)
+{
+    (void)iq;
+    if (h->user && h->from) {
+        struct listing l = { h->data, h->user, h->from };
+        store_pep_node_list(srv.store, h->user, list_node, &l);
+    }
+    return HOOK_PASS;
+}
+
 int mod_pep_init(struct mod *m)
 {
     static const char *const features[] = {
@@ -871,6 +903,7 @@ int mod_pep_init(struct mod *m)
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
         mod_add_account_feature(m, features[i]);
     mod_hook(m, "disco-info/bare", disco_identity, PRIO_DEFAULT);
+    mod_hook(m, "disco-items/bare", disco_items, PRIO_DEFAULT);
     slot = session_slot_new(served_free);
     mod_on_shutdown(m, shutdown_pep);
     mod_hook(m, "caps-resolved", caps_resolved, PRIO_DEFAULT);

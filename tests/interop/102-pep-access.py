@@ -66,6 +66,15 @@ async def main(srv):
             only_condition(res, "not-authorized",
                            "presence-subscription-required")
 
+    # disco#items on alice's account lists the nodes each may read.
+    for who, want in ((a2, [O, P, W]), (b1, [O, P]), (c1, [O])):
+        kind, res = await who.iq("<query xmlns='http://jabber.org/protocol/"
+                                 "disco#items'/>", ito=alice)
+        got = sorted(i.get("node") for i in res.xml.iter(
+            "{http://jabber.org/protocol/disco#items}item"))
+        check(kind == "result" and got == sorted(want),
+              "%s lists alice's nodes as %s" % (who.boundjid, got))
+
     # Nothing else reached anyone: bob wants O only, a2 W only, and
     # carol sees no presence of alice's.
     await b1.events.none(lambda m: True, 0.5, "bob's extra events")
