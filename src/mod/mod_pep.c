@@ -165,6 +165,8 @@ static bool node_name_ok(const char *node)
 static bool may_read(const char *owner, const struct jid *who,
                      const struct pep_config *cfg)
 {
+    if (!who->s)
+        return false;
     char bare[BARE_MAX];
     bare_of_user(bare, owner);
     struct str b = jid_bare(who);
@@ -486,6 +488,12 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
     }
     /* Publish-options (§7.1.5): a FORM_TYPE other than theirs is not
      * ours to interpret. */
+    struct buf xml = BUF_INIT;
+    xser_write(payload, "", &xml);
+    if (buf_used(&xml) > PAYLOAD_MAX) {
+        buf_free(&xml);
+        return error_with(h, iq, SE_NOT_ACCEPTABLE, "payload-too-big");
+    }
     struct stanza *x = publish_options(pubsub);
     struct pep_config want = { .n = 0 }, cfg = { .n = 0 };
     const char *bad;
@@ -521,19 +529,11 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
         ret = error_with(h, iq, SE_CONFLICT, "precondition-not-met");
         goto out;
     }
-    struct buf xml = BUF_INIT;
-    xser_write(payload, "", &xml);
-    if (r == 0 && buf_used(&xml) > PAYLOAD_MAX) {
-        buf_free(&xml);
-        ret = error_with(h, iq, SE_NOT_ACCEPTABLE, "payload-too-big");
-        goto out;
-    }
     if (r == 0)
         r = store_pep_item_put(srv.store, h->user, node, id_attr,
                                buf_data(&xml), buf_used(&xml),
                                pep_config_keep(&cfg));
     if (r < 0) {
-        buf_free(&xml);
         ret = -SE_INTERNAL_SERVER_ERROR;
         goto out;
     }
@@ -552,8 +552,8 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
     buf_append_str(&b, "</items>");
     notify(h->user, node, &cfg, buf_data(&b), buf_used(&b));
     buf_free(&b);
-    buf_free(&xml);
 out:
+    buf_free(&xml);
     pep_config_free(&want);
     pep_config_free(&cfg);
     return ret;

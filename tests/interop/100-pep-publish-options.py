@@ -116,9 +116,13 @@ async def main(srv):
           "max_items 2 keeps %s" % item_list(res))
 
     # Bad requests.
-    kind, res = await publish(a, NODE, "big", "<v xmlns='urn:x'>%s</v>" %
-                              ("x" * 70000))
-    check(kind == "error", "a 70 kB payload was accepted")
+    for node in (NODE, "urn:example:big"):
+        kind, res = await publish(a, node, "big", "<v xmlns='urn:x'>%s</v>"
+                                  % ("x" * 70000))
+        only_condition(res, "not-acceptable", "payload-too-big")
+    # A refused first publish creates no node.
+    kind, res = await items(a, alice, "urn:example:big")
+    only_condition(res, "item-not-found")
     kind, res = await publish(a, NODE, "bad", payload(1),
                               [("pubsub#max_items", "lots")])
     only_condition(res, "conflict", "precondition-not-met")
