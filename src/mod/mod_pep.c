@@ -3,20 +3,24 @@
  *
  * Every account is a pubsub service at its bare JID. The owner publishes
  * (the node is created on first publish, with publish-options as its
- * configuration, §7.1.5), retracts, configures and deletes; others read
- * items as the node's access model allows: open (anyone), presence (the
- * owner's contacts with a subscription from or both, the default) or
- * whitelist (the owner only). Notifications go, as headline messages,
- * to the available resources of the owner and of those contacts whose
- * clients announced NODE+notify in their capabilities (mod_caps); a
- * client that comes online with +notify gets the last item of each
- * such node (§4.3.4), and so does one that first receives a contact's
- * presence (a subscription approved while online). Accounts the owner
- * blocked (XEP-0191) get nothing.
+ * configuration, §7.1.5), retracts, creates, configures, purges, deletes
+ * and lists members and outcasts (§8.9); others read items as the node's
+ * access model allows: open (anyone), presence (the owner's contacts
+ * with a subscription from or both, the default) or whitelist (the
+ * owner only), members always and outcasts never. Notifications go, as
+ * headline messages, to the available resources of the owner, of the
+ * node's members and of those contacts whose clients announced
+ * NODE+notify in their capabilities (mod_caps); a client that comes
+ * online with +notify gets the last item of each such node of its own
+ * account and its contacts' (§4.3.4), and so does one that first
+ * receives a contact's presence (a subscription approved while online).
+ * Accounts the owner blocked (XEP-0191) get nothing. Other modules
+ * publish and follow publications through mod_pep.h.
  *
- * Not done: explicit subscriptions and affiliations (PEP relies on
- * presence), collection nodes, access models roster and authorize, and
- * notifications to JIDs without a presence subscription. */
+ * Not done: explicit subscriptions (PEP relies on presence), collection
+ * nodes, access models roster and authorize, the publisher affiliation,
+ * and last items for members who are not contacts (they get new items
+ * only). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +33,7 @@
 #include "mod/mod.h"
 #include "mod/mod_blocking.h"
 #include "mod/mod_caps.h"
+#include "mod/mod_pep.h"
 #include "mod/mod_roster.h"
 #include "mod/mod_util.h"
 #include "mod/pep_config.h"
@@ -49,7 +54,6 @@
 
 #define NODE_MAX 256          /* bytes of a node name */
 #define ITEM_ID_MAX 256       /* bytes of an item id */
-#define PAYLOAD_MAX (64 << 10) /* bytes of one item's payload */
 #define NODES_MAX 256         /* nodes per account */
 #define IDS_MAX 64            /* items asked for by id in one request */
 #define RESULT_MAX (1 << 20)  /* bytes of items in one answer */
@@ -88,6 +92,21 @@ static int error_with(struct hook_ctx *h, const struct stanza *iq,
     struct stanza *err = stanza_child(r, NULL, "error");
     if (err)
         stanza_add_child(err, NS_ERRORS, cond);
+    iq_send_reply(h, r);
+    stanza_unref(r);
+    return HOOK_HANDLED;
+}
+
+/* feature-not-implemented with the pubsub feature that is missing
+ * (XEP-0060 §7: <unsupported feature='...'/>). */
+static int unsupported(struct hook_ctx *h, const struct stanza *iq,
+                       const char *feature)
+{
+    struct stanza *r = errors_reply(iq, SE_FEATURE_NOT_IMPLEMENTED, NULL);
+    struct stanza *err = stanza_child(r, NULL, "error");
+    if (err)
+        stanza_set_attr(stanza_add_child(err, NS_ERRORS, "unsupported"),
+                        "feature", feature);
     iq_send_reply(h, r);
     stanza_unref(r);
     return HOOK_HANDLED;
@@ -161,27 +180,31 @@ static bool node_name_ok(const char *node)
     return node && *node && strlen(node) <= NODE_MAX;
 }
 
-/* May the JID 'who' read the items of owner's node? */
+/* May the JID 'who' read the items of owner's node? The owner may,
+ * outcasts may not, members may whatever the access model (XEP-0060
+ * §4.1); for the others the model decides. */
 static bool may_read(const char *owner, const struct jid *who,
                      const struct pep_config *cfg)
 {
     if (!who->s)
         return false;
-    char bare[BARE_MAX];
+    char bare[BARE_MAX], contact[BARE_MAX];
     bare_of_user(bare, owner);
     struct str b = jid_bare(who);
     if (b.len == strlen(bare) && memcmp(b.p, bare, b.len) == 0)
         return true;
+    if (b.len >= sizeof(contact))
+        return false;
+    memcpy(contact, b.p, b.len);
+    contact[b.len] = '\0';
+    const char *aff = pep_config_affiliation(cfg, contact);
+    if (aff)
+        return is(aff, "member");
     const char *model = pep_config_get(cfg, "pubsub#access_model");
     if (is(model, "open"))
         return true;
     if (!is(model, "presence"))
         return false;
-    char contact[BARE_MAX];
-    if (b.len >= sizeof(contact))
-        return false;
-    memcpy(contact, b.p, b.len);
-    contact[b.len] = '\0';
     struct roster_item it;
     bool ok = roster_load(owner, contact, &it) == 0 && (it.sub & SUB_FROM);
     roster_item_free(&it);
@@ -214,24 +237,27 @@ struct roster_pick {
     unsigned mask;
 };
 
+/* The local username of a bare JID, or false when it is not local. */
+static bool local_user(const char *bare, char user[JID_PART_MAX + 1])
+{
+    const char *at = strchr(bare, '@');
+    if (!at || strchr(bare, '/') ||
+        !server_is_local_domain(at + 1, strlen(at + 1)) ||
+        (size_t)(at - bare) > JID_PART_MAX)
+        return false;
+    memcpy(user, bare, (size_t)(at - bare));
+    user[at - bare] = '\0';
+    return true;
+}
+
 /* Collects the local usernames of roster contacts with a subscription
  * in mask: listed first, because sending may use the store. */
 static void pick_contact(void *ud, const struct roster_item *it)
 {
     struct roster_pick *p = ud;
-    if (!(it->sub & p->mask))
-        return;
-    const char *at = strchr(it->contact, '@');
-    if (!at || strchr(it->contact, '/') ||
-        !server_is_local_domain(at + 1, strlen(at + 1)))
-        return;
     char user[JID_PART_MAX + 1];
-    size_t n = (size_t)(at - it->contact);
-    if (n > JID_PART_MAX)
-        return;
-    memcpy(user, it->contact, n);
-    user[n] = '\0';
-    names_add(p->out, user);
+    if ((it->sub & p->mask) && local_user(it->contact, user))
+        names_add(p->out, user);
 }
 
 static void local_contacts(const char *user, unsigned mask,
@@ -242,15 +268,17 @@ static void local_contacts(const char *user, unsigned mask,
 }
 
 /* Sends <message><event>body</event></message> from owner to one
- * session. */
+ * session, of the node's pubsub#notification_type. */
 static void send_event(struct session *s, const char *owner,
-                       const char *body, size_t len)
+                       const struct pep_config *cfg, const char *body,
+                       size_t len)
 {
     char from[BARE_MAX], id[17];
     bare_of_user(from, owner);
     crypto_random_token(id, 16);
     struct buf b = BUF_INIT;
-    buf_append_str(&b, "<message type='headline'");
+    buf_append_str(&b, "<message");
+    attr(&b, "type", pep_config_get(cfg, "pubsub#notification_type"));
     attr(&b, "from", from);
     attr(&b, "to", s->jid.s);
     attr(&b, "id", id);
@@ -262,32 +290,42 @@ static void send_event(struct session *s, const char *owner,
 }
 
 static void send_to_user(const char *user, const char *owner,
-                         const char *node, const char *body, size_t len)
+                         const char *node, const struct pep_config *cfg,
+                         const char *body, size_t len)
 {
     bool other = strcmp(user, owner) != 0;
     for (struct session *s = sessions_of_user(user); s; s = s->next_of_user)
         if (s->available && caps_wants_notify(s, node) &&
             !(other && blocking_blocks(owner, &s->jid)))
-            send_event(s, owner, body, len);
+            send_event(s, owner, cfg, body, len);
 }
 
 /* Sends an event about owner's node to everyone it concerns: the
- * owner's own resources and, unless only the owner may read the node,
- * the contacts that see the owner's presence. */
+ * owner's own resources, the node's members and, unless only the
+ * owner and its members may read the node, the contacts that see the
+ * owner's presence; never to outcasts. */
 static void notify(const char *owner, const char *node,
                    const struct pep_config *cfg, const char *body,
                    size_t len)
 {
     if (is(pep_config_get(cfg, "pubsub#deliver_notifications"), "0"))
         return;
-    send_to_user(owner, owner, node, body, len);
+    send_to_user(owner, owner, node, cfg, body, len);
+    char user[JID_PART_MAX + 1], bare[BARE_MAX];
+    for (unsigned i = 0; i < cfg->na; i++)
+        if (is(cfg->a[i].aff, "member") && local_user(cfg->a[i].jid, user) &&
+            strcmp(user, owner) != 0)
+            send_to_user(user, owner, node, cfg, body, len);
     if (is(pep_config_get(cfg, "pubsub#access_model"), "whitelist"))
         return;
     struct names c = { NULL, 0 };
     local_contacts(owner, SUB_FROM, &c);
-    for (size_t i = 0; i < c.n; i++)
-        if (strcmp(c.v[i], owner) != 0)
-            send_to_user(c.v[i], owner, node, body, len);
+    for (size_t i = 0; i < c.n; i++) {
+        snprintf(bare, sizeof(bare), "%s@%s", c.v[i], srv.domain);
+        if (strcmp(c.v[i], owner) != 0 &&
+            !pep_config_affiliation(cfg, bare))
+            send_to_user(c.v[i], owner, node, cfg, body, len);
+    }
     names_free(&c);
 }
 
@@ -347,7 +385,7 @@ static void send_last(struct session *s, const char *owner, const char *node,
         store_pep_items(srv.store, owner, node, NULL, 1, last_item, &l);
         buf_append_str(&b, "</items>");
         if (l.found)
-            send_event(s, owner, buf_data(&b), buf_used(&b));
+            send_event(s, owner, &cfg, buf_data(&b), buf_used(&b));
         buf_free(&b);
     }
     pep_config_free(&cfg);
@@ -464,6 +502,80 @@ static struct stanza *publish_options(const struct stanza *pubsub)
     return po ? stanza_child(po, NS_DATA, "x") : NULL;
 }
 
+/* Stores an item of user's node, creating the node with the options
+ * want when it does not exist, or checking them against its
+ * configuration (§7.1.5), which is left in cfg. 0, or -SE_<condition>
+ * with *cond the pubsub#errors condition to add (NULL for none). */
+static int publish_store(const char *user, const char *node, const char *id,
+                         const char *xml, size_t len,
+                         const struct pep_config *want,
+                         struct pep_config *cfg, const char **cond)
+{
+    const char *bad;
+    *cond = NULL;
+    int r = node_load(user, node, cfg);
+    bool created = r == -ERR_NOTFOUND;
+    if (created) {
+        unsigned count = 0;
+        store_pep_node_list(srv.store, user, count_node, &count);
+        if (count >= NODES_MAX)
+            return -SE_NOT_ALLOWED;
+        for (unsigned i = 0; i < want->n; i++)
+            cfg->f[i] = (struct pep_field){ xstrdup(want->f[i].var),
+                                            xstrdup(want->f[i].value) };
+        cfg->n = want->n;
+    } else if (r < 0) {
+        return -SE_INTERNAL_SERVER_ERROR;
+    } else if (!pep_config_matches(cfg, want, &bad)) {
+        log_debug(0, "pep: publish-options differ on %s", bad);
+        *cond = "precondition-not-met";
+        return -SE_CONFLICT;
+    }
+    /* Checked before a new node is saved: a refused first publish
+     * leaves no node behind. */
+    if (len > strtoul(pep_config_get(cfg, "pubsub#max_payload_size"), NULL,
+                      10)) {
+        *cond = "payload-too-big";
+        return -SE_NOT_ACCEPTABLE;
+    }
+    if (created && node_save(user, node, cfg) < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    if (store_pep_item_put(srv.store, user, node, id, xml, len,
+                           pep_config_keep(cfg)) < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    return 0;
+}
+
+/* Tells those concerned of a new item, then the modules that follow
+ * publications (event "pep-published"). */
+static void publish_announce(const char *user, const char *node,
+                             const char *id, const char *xml, size_t len,
+                             const struct pep_config *cfg)
+{
+    struct buf b = BUF_INIT;
+    items_open(&b, node);
+    bool payloads = !is(pep_config_get(cfg, "pubsub#deliver_payloads"), "0");
+    item_xml(&b, id, payloads ? xml : NULL, len);
+    buf_append_str(&b, "</items>");
+    notify(user, node, cfg, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+    struct pep_published ev = { user, node, id, xml, len };
+    struct hook_ctx h = { .user = user, .data = &ev };
+    hooks_fire("pep-published", &h, NULL);
+}
+
+int pep_publish(const char *user, const char *node, const char *id,
+                const char *xml, size_t len, const struct pep_config *want)
+{
+    struct pep_config cfg = { .n = 0 };
+    const char *cond;
+    int r = publish_store(user, node, id, xml, len, want, &cfg, &cond);
+    if (r == 0)
+        publish_announce(user, node, id, xml, len, &cfg);
+    pep_config_free(&cfg);
+    return r;
+}
+
 static int publish(struct hook_ctx *h, struct stanza *iq,
                    const struct stanza *pubsub, const struct stanza *pub)
 {
@@ -476,7 +588,9 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
     if (!item || stanza_elem_count(pub) != 1)
         return error_with(h, iq, SE_BAD_REQUEST, "item-required");
     struct stanza *payload = stanza_child(item, NULL, NULL);
-    if (!payload || stanza_elem_count(item) != 1 || !*payload->ns)
+    if (!payload)
+        return error_with(h, iq, SE_BAD_REQUEST, "payload-required");
+    if (stanza_elem_count(item) != 1 || !*payload->ns)
         return error_with(h, iq, SE_BAD_REQUEST, "invalid-payload");
     const char *id_attr = stanza_attr(item, "id");
     char gen[17];
@@ -486,19 +600,15 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
         crypto_random_token(gen, 16);
         id_attr = gen;
     }
-    /* Publish-options (§7.1.5): a FORM_TYPE other than theirs is not
-     * ours to interpret. */
     struct buf xml = BUF_INIT;
     xser_write(payload, "", &xml);
-    if (buf_used(&xml) > PAYLOAD_MAX) {
-        buf_free(&xml);
-        return error_with(h, iq, SE_NOT_ACCEPTABLE, "payload-too-big");
-    }
     struct stanza *x = publish_options(pubsub);
     struct pep_config want = { .n = 0 }, cfg = { .n = 0 };
-    const char *bad;
-    int ret = HOOK_HANDLED;
+    const char *bad, *cond = NULL;
+    int ret;
     if (x) {
+        /* A FORM_TYPE other than publish-options' is not ours to
+         * interpret (§7.1.5). */
         char *ft = form_type_dup(x);
         bool ours = !ft || strcmp(ft, NS_PUBLISH_OPTIONS) == 0;
         free(ft);
@@ -506,35 +616,18 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
             ret = -SE_BAD_REQUEST;
             goto out;
         }
+        /* Options the server cannot honour are a precondition it
+         * cannot meet. */
         if (pep_config_merge_form(&want, x, &bad) < 0) {
             ret = error_with(h, iq, SE_CONFLICT, "precondition-not-met");
             goto out;
         }
     }
-    int r = node_load(h->user, node, &cfg);
-    if (r == -ERR_NOTFOUND) {
-        unsigned count = 0;
-        store_pep_node_list(srv.store, h->user, count_node, &count);
-        if (count >= NODES_MAX) {
-            ret = -SE_NOT_ALLOWED;
-            goto out;
-        }
-        for (unsigned i = 0; i < want.n; i++)
-            cfg.f[i] = (struct pep_field){ xstrdup(want.f[i].var),
-                                           xstrdup(want.f[i].value) };
-        cfg.n = want.n;
-        r = node_save(h->user, node, &cfg);
-    } else if (r == 0 && !pep_config_matches(&cfg, &want, &bad)) {
-        log_debug(0, "pep: publish-options differ on %s", bad);
-        ret = error_with(h, iq, SE_CONFLICT, "precondition-not-met");
-        goto out;
-    }
-    if (r == 0)
-        r = store_pep_item_put(srv.store, h->user, node, id_attr,
-                               buf_data(&xml), buf_used(&xml),
-                               pep_config_keep(&cfg));
-    if (r < 0) {
-        ret = -SE_INTERNAL_SERVER_ERROR;
+    ret = publish_store(h->user, node, id_attr, buf_data(&xml),
+                        buf_used(&xml), &want, &cfg, &cond);
+    if (ret < 0) {
+        if (cond)
+            ret = error_with(h, iq, (enum stanza_error)-ret, cond);
         goto out;
     }
     struct buf b = BUF_INIT;
@@ -545,13 +638,10 @@ static int publish(struct hook_ctx *h, struct stanza *iq,
     item_xml(&b, id_attr, NULL, 0);
     buf_append_str(&b, "</publish></pubsub></iq>");
     reply_raw(h, &b);
-    buf_reset(&b);
-    items_open(&b, node);
-    bool payloads = !is(pep_config_get(&cfg, "pubsub#deliver_payloads"), "0");
-    item_xml(&b, id_attr, payloads ? buf_data(&xml) : NULL, buf_used(&xml));
-    buf_append_str(&b, "</items>");
-    notify(h->user, node, &cfg, buf_data(&b), buf_used(&b));
     buf_free(&b);
+    publish_announce(h->user, node, id_attr, buf_data(&xml), buf_used(&xml),
+                     &cfg);
+    ret = HOOK_HANDLED;
 out:
     buf_free(&xml);
     pep_config_free(&want);
@@ -641,6 +731,12 @@ static int pubsub_set(struct hook_ctx *h, struct stanza *iq)
         return retract(h, iq, op);
     if ((op = stanza_child(ps, NS_PUBSUB, "create")))
         return create(h, iq, ps, op);
+    /* PEP subscriptions follow presence (XEP-0163 §4.3). */
+    if (stanza_child(ps, NS_PUBSUB, "subscribe") ||
+        stanza_child(ps, NS_PUBSUB, "unsubscribe"))
+        return unsupported(h, iq, "subscribe");
+    if (stanza_child(ps, NS_PUBSUB, "options"))
+        return unsupported(h, iq, "subscription-options");
     return -SE_FEATURE_NOT_IMPLEMENTED;
 }
 
@@ -730,12 +826,63 @@ static int items(struct hook_ctx *h, struct stanza *iq,
     return HOOK_HANDLED;
 }
 
+struct aff_listing {
+    struct stanza *list; /* <affiliations/> being filled */
+    const char *owner;
+    const char *who;     /* the requester's bare JID */
+    const char *only;    /* a node, or NULL for all */
+};
+
+static void list_aff(void *ud, const char *node, const char *config)
+{
+    struct aff_listing *l = ud;
+    if (l->only && strcmp(l->only, node) != 0)
+        return;
+    char bare[BARE_MAX];
+    bare_of_user(bare, l->owner);
+    struct pep_config cfg = { .n = 0 };
+    pep_config_read(&cfg, config);
+    const char *aff = strcmp(bare, l->who) == 0
+                          ? "owner"
+                          : pep_config_affiliation(&cfg, l->who);
+    if (aff) {
+        struct stanza *a = stanza_add_child(l->list, NULL, "affiliation");
+        stanza_set_attr(a, "node", node);
+        stanza_set_attr(a, "affiliation", aff);
+    }
+    pep_config_free(&cfg);
+}
+
+/* §5.7: the requester's own affiliations with the account's nodes. */
+static int affiliations(struct hook_ctx *h, struct stanza *iq,
+                        const struct stanza *req)
+{
+    if (!h->from || !h->from->s)
+        return -SE_BAD_REQUEST;
+    char *who = jid_bare_dup(h->from);
+    struct stanza *r = iq_result(iq);
+    struct stanza *ps = stanza_add_child(r, NS_PUBSUB, "pubsub");
+    struct aff_listing l = { stanza_add_child(ps, NS_PUBSUB, "affiliations"),
+                             h->user, who, stanza_attr(req, "node") };
+    store_pep_node_list(srv.store, h->user, list_aff, &l);
+    iq_send_reply(h, r);
+    stanza_unref(r);
+    free(who);
+    return HOOK_HANDLED;
+}
+
 static int pubsub_get(struct hook_ctx *h, struct stanza *iq)
 {
     struct stanza *ps = stanza_child(iq, NS_PUBSUB, "pubsub");
-    struct stanza *op = stanza_child(ps, NS_PUBSUB, "items");
-    if (op)
+    struct stanza *op;
+    if ((op = stanza_child(ps, NS_PUBSUB, "items")))
         return items(h, iq, op);
+    if ((op = stanza_child(ps, NS_PUBSUB, "affiliations")))
+        return affiliations(h, iq, op);
+    if (stanza_child(ps, NS_PUBSUB, "subscriptions"))
+        return unsupported(h, iq, "retrieve-subscriptions");
+    if (stanza_child(ps, NS_PUBSUB, "options"))
+        return unsupported(h, iq, "subscription-options");
     return -SE_FEATURE_NOT_IMPLEMENTED;
 }
 
@@ -797,6 +944,66 @@ static int node_delete(struct hook_ctx *h, struct stanza *iq,
     return HOOK_HANDLED;
 }
 
+/* §8.9.1: the node's affiliations, the owner's first. */
+static int affiliations_get(struct hook_ctx *h, struct stanza *iq,
+                            const char *node, const struct pep_config *cfg)
+{
+    char bare[BARE_MAX];
+    bare_of_user(bare, h->user);
+    struct stanza *r = iq_result(iq);
+    struct stanza *ps = stanza_add_child(r, NS_OWNER, "pubsub");
+    struct stanza *list = stanza_add_child(ps, NS_OWNER, "affiliations");
+    stanza_set_attr(list, "node", node);
+    struct stanza *a = stanza_add_child(list, NS_OWNER, "affiliation");
+    stanza_set_attr(a, "jid", bare);
+    stanza_set_attr(a, "affiliation", "owner");
+    for (unsigned i = 0; i < cfg->na; i++) {
+        a = stanza_add_child(list, NS_OWNER, "affiliation");
+        stanza_set_attr(a, "jid", cfg->a[i].jid);
+        stanza_set_attr(a, "affiliation", cfg->a[i].aff);
+    }
+    iq_send_reply(h, r);
+    stanza_unref(r);
+    return HOOK_HANDLED;
+}
+
+/* §8.9.2: sets members (who may read a whitelist node, XEP-0223's
+ * "unless listed") and outcasts; all or nothing. The owner's own
+ * affiliation cannot change. */
+static int affiliations_set(struct hook_ctx *h, struct stanza *iq,
+                            const char *node, struct pep_config *cfg,
+                            const struct stanza *list)
+{
+    char owner_bare[BARE_MAX];
+    bare_of_user(owner_bare, h->user);
+    int r = 0;
+    for (struct stanza *a = stanza_next_child(list, NULL, NS_OWNER,
+                                              "affiliation");
+         a && r == 0; a = stanza_next_child(list, a, NS_OWNER,
+                                            "affiliation")) {
+        const char *jid = stanza_attr(a, "jid");
+        const char *aff = stanza_attr(a, "affiliation");
+        struct jid j = JID_INIT;
+        if (!jid || !aff || jid_parse(&j, jid, strlen(jid)) < 0) {
+            r = -SE_BAD_REQUEST;
+        } else {
+            char *bare = jid_bare_dup(&j);
+            if (strcmp(bare, owner_bare) == 0)
+                r = -SE_NOT_ACCEPTABLE;
+            else if (pep_config_set_affiliation(cfg, bare, aff) < 0)
+                r = is(aff, "owner") || is(aff, "publisher") ||
+                            is(aff, "publish-only")
+                        ? -SE_FEATURE_NOT_IMPLEMENTED
+                        : -SE_NOT_ACCEPTABLE;
+            free(bare);
+        }
+        jid_free(&j);
+    }
+    if (r == 0 && node_save(h->user, node, cfg) < 0)
+        r = -SE_INTERNAL_SERVER_ERROR;
+    return r < 0 ? r : iq_reply_empty(h, iq);
+}
+
 static int owner(struct hook_ctx *h, struct stanza *iq)
 {
     if (!is_owner(h))
@@ -805,7 +1012,9 @@ static int owner(struct hook_ctx *h, struct stanza *iq)
     struct stanza *op = stanza_child(ps, NS_OWNER, NULL);
     const char *node = op ? stanza_attr(op, "node") : NULL;
     bool set = is(stanza_attr(iq, "type"), "set");
-    if (!op || (!is(op->name, "configure") &&
+    if (op && is(op->name, "subscriptions"))
+        return unsupported(h, iq, "manage-subscriptions");
+    if (!op || (!is(op->name, "configure") && !is(op->name, "affiliations") &&
                 !(set && (is(op->name, "delete") || is(op->name, "purge")))))
         return -SE_FEATURE_NOT_IMPLEMENTED;
     if (!node_name_ok(node))
@@ -816,6 +1025,9 @@ static int owner(struct hook_ctx *h, struct stanza *iq)
         if (is(op->name, "configure"))
             r = set ? configure_set(h, iq, node, &cfg, op)
                     : configure_get(h, iq, node, &cfg);
+        else if (is(op->name, "affiliations"))
+            r = set ? affiliations_set(h, iq, node, &cfg, op)
+                    : affiliations_get(h, iq, node, &cfg);
         else if (is(op->name, "delete"))
             r = node_delete(h, iq, node, &cfg);
         else if (store_pep_node_del(srv.store, h->user, node) == 0 &&
@@ -898,7 +1110,12 @@ int mod_pep_init(struct mod *m)
         NS_PUBSUB "#publish",
         NS_PUBSUB "#publish-options",
         NS_PUBSUB "#retract-items",
+        NS_PUBSUB "#retrieve-affiliations",
         NS_PUBSUB "#retrieve-items",
+        NS_PUBSUB "#modify-affiliations",
+        NS_PUBSUB "#member-affiliation",
+        NS_PUBSUB "#outcast-affiliation",
+        NS_PUBSUB "#purge-nodes",
     };
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
         mod_add_account_feature(m, features[i]);

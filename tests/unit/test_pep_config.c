@@ -145,6 +145,99 @@ static void test_text_roundtrip(void **state)
     pep_config_free(&back);
 }
 
+/* Every field of the node_config registry compares by meaning, not
+ * only those the server acts on. */
+static void test_registry(void **state)
+{
+    (void)state;
+    struct pep_config node = { .n = 0 }, want = { .n = 0 };
+    const char *bad;
+    assert_int_equal(merge(&node, "pubsub#notify_sub=true;"
+                                  "pubsub#contact=b@x|a@x;"
+                                  "pubsub#item_expire=0060",
+                           &bad),
+                     0);
+    assert_int_equal(merge(&want, "pubsub#notify_sub=1;"
+                                  "pubsub#contact=a@x|b@x;"
+                                  "pubsub#item_expire=60;"
+                                  "pubsub#presence_based_delivery=true;"
+                                  "pubsub#purge_offline=false;"
+                                  "pubsub#node_type=leaf;"
+                                  "pubsub#max_payload_size=65536",
+                           &bad),
+                     0);
+    /* Set ones by value, the others by their defaults. */
+    assert_true(pep_config_matches(&node, &want, &bad));
+    pep_config_free(&want);
+    assert_int_equal(merge(&want, "pubsub#notify_config=true", &bad), 0);
+    assert_false(pep_config_matches(&node, &want, &bad));
+    assert_string_equal(bad, "pubsub#notify_config");
+    pep_config_free(&want);
+    /* Fields without a default match only when set alike. */
+    assert_int_equal(merge(&want, "pubsub#description=x", &bad), 0);
+    assert_false(pep_config_matches(&node, &want, &bad));
+    pep_config_free(&want);
+    /* What the server cannot honour is refused. */
+    static const char *const refused[] = {
+        "pubsub#node_type=collection", "pubsub#notify_sub=maybe",
+        "pubsub#max_payload_size=1000000", "pubsub#item_expire=-1",
+        "pubsub#publish_model=open", "pubsub#notify_sub=1|0",
+        "pubsub#send_last_published_item=sometimes",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        assert_int_equal(merge(&want, refused[i], &bad), -1);
+        pep_config_free(&want);
+    }
+    /* The form shows what the server acts on, and what was set. */
+    struct stanza *parent = stanza_new(NS_DATA, "configure");
+    pep_config_form(&node, parent);
+    struct buf xml = BUF_INIT;
+    xser_write(parent, NS_DATA, &xml);
+    const char *t = buf_cstr(&xml);
+    assert_non_null(strstr(t, "var='pubsub#notify_sub'"));
+    assert_non_null(strstr(t, "var='pubsub#max_payload_size'"));
+    assert_non_null(strstr(t, "<option><value>whitelist</value></option>"));
+    assert_null(strstr(t, "var='pubsub#tempsub'"));
+    stanza_unref(parent);
+    buf_free(&xml);
+    pep_config_free(&node);
+}
+
+static void test_affiliations(void **state)
+{
+    (void)state;
+    struct pep_config c = { .n = 0 }, back = { .n = 0 };
+    const char *bad;
+    assert_int_equal(merge(&c, "pubsub#access_model=whitelist", &bad), 0);
+    assert_null(pep_config_affiliation(&c, "bob@x"));
+    assert_int_equal(pep_config_set_affiliation(&c, "bob@x", "member"), 0);
+    assert_int_equal(pep_config_set_affiliation(&c, "eve@x", "outcast"), 0);
+    assert_int_equal(pep_config_set_affiliation(&c, "eve@x", "owner"), -1);
+    assert_int_equal(pep_config_set_affiliation(&c, "a\tb", "member"), -1);
+    assert_string_equal(pep_config_affiliation(&c, "eve@x"), "outcast");
+    struct buf text = BUF_INIT;
+    pep_config_write(&c, &text);
+    pep_config_read(&back, buf_cstr(&text));
+    assert_int_equal(back.n, 1);
+    assert_int_equal(back.na, 2);
+    assert_string_equal(pep_config_affiliation(&back, "bob@x"), "member");
+    assert_int_equal(pep_config_set_affiliation(&back, "bob@x", "none"), 0);
+    assert_null(pep_config_affiliation(&back, "bob@x"));
+    assert_string_equal(pep_config_affiliation(&back, "eve@x"), "outcast");
+    /* An empty var would read back as an affiliation: refused. */
+    assert_int_equal(merge(&c, "=x", &bad), -1);
+    for (int i = (int)c.na; i < PEP_AFFS_MAX; i++) {
+        char jid[32];
+        snprintf(jid, sizeof(jid), "u%d@x", i);
+        assert_int_equal(pep_config_set_affiliation(&c, jid, "member"), 0);
+    }
+    assert_int_equal(pep_config_set_affiliation(&c, "one@more", "member"),
+                     -1);
+    buf_free(&text);
+    pep_config_free(&c);
+    pep_config_free(&back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +245,8 @@ int main(void)
         cmocka_unit_test(test_compare_by_meaning),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_text_roundtrip),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_affiliations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
