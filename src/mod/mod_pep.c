@@ -567,13 +567,39 @@ static void publish_announce(const char *user, const char *node,
 int pep_publish(const char *user, const char *node, const char *id,
                 const char *xml, size_t len, const struct pep_config *want)
 {
+    static const struct pep_config none = { .n = 0 };
     struct pep_config cfg = { .n = 0 };
+    if (!want)
+        want = &none;
     const char *cond;
     int r = publish_store(user, node, id, xml, len, want, &cfg, &cond);
     if (r == 0)
         publish_announce(user, node, id, xml, len, &cfg);
     pep_config_free(&cfg);
     return r;
+}
+
+struct one_item {
+    struct buf *out;
+    bool found;
+};
+
+static void take_item(void *ud, const char *id, const char *xml, size_t len)
+{
+    (void)id;
+    struct one_item *o = ud;
+    buf_append(o->out, xml, len);
+    o->found = true;
+}
+
+int pep_item_get(const char *user, const char *node, const char *id,
+                 struct buf *out)
+{
+    struct one_item o = { out, false };
+    int r = store_pep_items(srv.store, user, node, id, 0, take_item, &o);
+    if (r < 0)
+        return r;
+    return o.found ? 0 : -ERR_NOTFOUND;
 }
 
 static int publish(struct hook_ctx *h, struct stanza *iq,

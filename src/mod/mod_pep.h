@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "core/buf.h"
+
 struct pep_config;
 
 /* The payload of the "pep-published" event (h->user is the owner,
@@ -29,5 +31,10 @@ struct pep_published {
  * configuration differs from want). */
 int pep_publish(const char *user, const char *node, const char *id,
                 const char *xml, size_t len, const struct pep_config *want);
+
+/* Appends the payload of item id of user's node to out. 0, or
+ * -ERR_NOTFOUND when there is no such node or item. */
+int pep_item_get(const char *user, const char *node, const char *id,
+                 struct buf *out);
 
 #endif

@@ -9,9 +9,11 @@
  *
  * When the vCard holds a PHOTO, its SHA-1 goes into the account's
  * available presence as <x xmlns='vcard-temp:x:update'><photo>HASH</photo>
- * (XEP-0153 §3.2), unless the client put one there itself, so contacts'
+ * (XEP-0153 §3.2), in place of any the client put there, so contacts'
  * clients know when to fetch a new avatar. vCards live in the store's
- * key-value documents: the vCard itself and the photo's hash. */
+ * key-value documents: the vCard itself and the photo's hash. A new
+ * photo set by a client fires "vcard-photo" (mod_vcard.h), which avatar
+ * conversion (XEP-0398) follows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +26,10 @@
 #include "mod/mod.h"
 #include "mod/mod_roster.h"
 #include "mod/mod_util.h"
+#include "mod/mod_vcard.h"
 #include "store/store.h"
 #include "xml/xser.h"
+#include "xml/xstream.h"
 #include "xmpp/errors.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
@@ -77,15 +81,16 @@ static int vcard_get(struct hook_ctx *h, struct stanza *iq)
     return HOOK_HANDLED;
 }
 
-/* The SHA-1 (hex) of the vCard's decoded PHOTO/BINVAL, or "" for none. */
-static void photo_hash(const struct stanza *vc, char out[41])
+/* The vCard's decoded PHOTO/BINVAL, appended to bin; its TYPE to type
+ * (when given). 0, or -1 when there is no photo. */
+static int photo_decode(const struct stanza *vc, struct buf *bin,
+                        struct buf *type)
 {
-    out[0] = '\0';
     struct stanza *photo = stanza_child(vc, NS_VCARD, "PHOTO");
     struct stanza *binval = stanza_child(photo, NS_VCARD, "BINVAL");
     if (!binval)
-        return;
-    struct buf b64 = BUF_INIT, bin = BUF_INIT;
+        return -1;
+    struct buf b64 = BUF_INIT;
     stanza_text(binval, &b64);
     /* Clients wrap base64 in lines; drop the white space first. */
     struct buf clean = BUF_INIT;
@@ -94,16 +99,83 @@ static void photo_hash(const struct stanza *vc, char out[41])
         if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t')
             buf_append(&clean, &ch, 1);
     }
-    if (base64_decode(buf_data(&clean), buf_used(&clean), &bin) == 0 &&
-        buf_used(&bin) > 0) {
-        unsigned char d[20];
-        crypto_hash(CRYPTO_SHA1, buf_data(&bin), buf_used(&bin), d);
-        for (int i = 0; i < 20; i++)
-            snprintf(out + 2 * i, 3, "%02x", d[i]);
-    }
+    int r = base64_decode(buf_data(&clean), buf_used(&clean), bin) == 0 &&
+                    buf_used(bin) > 0
+                ? 0
+                : -1;
+    if (r == 0 && type)
+        stanza_child_text(photo, NS_VCARD, "TYPE", type);
     buf_free(&clean);
     buf_free(&b64);
-    buf_free(&bin);
+    return r;
+}
+
+void vcard_image_hash(const void *data, size_t len, char *out)
+{
+    unsigned char d[20];
+    crypto_hash(CRYPTO_SHA1, data, len, d);
+    for (int i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+int vcard_photo_hash(const char *user, char *out)
+{
+    struct buf b = BUF_INIT;
+    out[0] = '\0';
+    int r = store_kv_get(srv.store, user, NS_VCARD, "photo", &b);
+    if (r == 0 && buf_used(&b) == VCARD_HASH_LEN)
+        memcpy(out, buf_data(&b), VCARD_HASH_LEN + 1);
+    buf_free(&b);
+    return r;
+}
+
+/* Stores the serialised vCard and its photo's hash. */
+static int save(const char *user, const struct buf *xml, const char *hash)
+{
+    if (buf_used(xml) > VCARD_MAX)
+        return -ERR_LIMIT;
+    int r = store_kv_put(srv.store, user, NS_VCARD, "vcard", buf_data(xml),
+                         buf_used(xml));
+    if (r == 0)
+        r = store_kv_put(srv.store, user, NS_VCARD, "photo", hash,
+                         strlen(hash));
+    return r;
+}
+
+int vcard_photo_store(const char *user, const char *type, const void *data,
+                      size_t len, const char *hash)
+{
+    struct buf xml = BUF_INIT;
+    int r = store_kv_get(srv.store, user, NS_VCARD, "vcard", &xml);
+    if (r < 0 && r != -ERR_NOTFOUND)
+        goto out;
+    struct stanza *vc = r == 0 ? xstream_parse_one(buf_data(&xml),
+                                                   buf_used(&xml))
+                               : stanza_new(NS_VCARD, "vCard");
+    if (!vc) {
+        r = -ERR_STORE;
+        goto out;
+    }
+    struct stanza *old;
+    while ((old = stanza_child(vc, NS_VCARD, "PHOTO")))
+        stanza_remove_child(vc, old);
+    if (data) {
+        struct stanza *photo = stanza_add_child(vc, NS_VCARD, "PHOTO");
+        struct stanza *t = stanza_add_child(photo, NS_VCARD, "TYPE");
+        stanza_add_text(t, type, strlen(type));
+        struct buf b64 = BUF_INIT;
+        base64_encode(data, len, &b64);
+        stanza_add_text(stanza_add_child(photo, NS_VCARD, "BINVAL"),
+                        buf_data(&b64), buf_used(&b64));
+        buf_free(&b64);
+    }
+    buf_reset(&xml);
+    xser_write(vc, NULL, &xml);
+    stanza_unref(vc);
+    r = save(user, &xml, data ? hash : "");
+out:
+    buf_free(&xml);
+    return r;
 }
 
 static int vcard_set(struct hook_ctx *h, struct stanza *iq)
@@ -111,34 +183,44 @@ static int vcard_set(struct hook_ctx *h, struct stanza *iq)
     if (!from_owner(h))
         return -SE_FORBIDDEN;
     struct stanza *vc = stanza_child(iq, NS_VCARD, "vCard");
-    struct buf xml = BUF_INIT;
+    struct buf xml = BUF_INIT, bin = BUF_INIT, type = BUF_INIT;
+    char hash[VCARD_HASH_LEN + 1] = "", old[VCARD_HASH_LEN + 1];
     xser_write(vc, NULL, &xml);
-    if (buf_used(&xml) > VCARD_MAX) {
-        buf_free(&xml);
-        return -SE_NOT_ACCEPTABLE;
+    if (photo_decode(vc, &bin, &type) == 0)
+        vcard_image_hash(buf_data(&bin), buf_used(&bin), hash);
+    vcard_photo_hash(h->user, old);
+    int r = save(h->user, &xml, hash);
+    if (r == 0 && strcmp(hash, old) != 0) {
+        struct vcard_photo ev = { hash, old, buf_cstr(&type), buf_data(&bin),
+                                  buf_used(&bin) };
+        struct hook_ctx eh = { .sess = h->sess, .from = h->from,
+                               .user = h->user, .data = &ev };
+        hooks_fire("vcard-photo", &eh, NULL);
     }
-    char hash[41];
-    photo_hash(vc, hash);
-    int r = store_kv_put(srv.store, h->user, NS_VCARD, "vcard",
-                         buf_data(&xml), buf_used(&xml));
-    if (r == 0)
-        r = store_kv_put(srv.store, h->user, NS_VCARD, "photo", hash,
-                         strlen(hash));
     buf_free(&xml);
+    buf_free(&bin);
+    buf_free(&type);
+    if (r == -ERR_LIMIT)
+        return -SE_NOT_ACCEPTABLE;
     if (r < 0)
         return -SE_INTERNAL_SERVER_ERROR;
     return iq_reply_empty(h, iq);
 }
 
-/* XEP-0153 §3.2: the avatar's hash in the account's broadcast presence. */
+/* XEP-0153 §3.2: the avatar's hash in the account's broadcast presence.
+ * Once the account has a vCard the server's hash is the one that counts
+ * (XEP-0398 §4: a client need not know it), so it replaces the
+ * client's, which may be stale or the empty "not ready" element. */
 static int presence_out(struct hook_ctx *h, struct stanza *st)
 {
-    if (!h->sess || stanza_attr(st, "type") || stanza_attr(st, "to") ||
-        stanza_child(st, NS_UPDATE, "x"))
+    if (!h->sess || stanza_attr(st, "type") || stanza_attr(st, "to"))
         return HOOK_PASS;
     struct buf hash = BUF_INIT;
     if (store_kv_get(srv.store, h->sess->username, NS_VCARD, "photo",
                      &hash) == 0) {
+        struct stanza *old;
+        while ((old = stanza_child(st, NS_UPDATE, "x")))
+            stanza_remove_child(st, old);
         struct stanza *x = stanza_add_child(st, NS_UPDATE, "x");
         struct stanza *p = stanza_add_child(x, NULL, "photo");
         if (buf_used(&hash))
