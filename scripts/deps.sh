@@ -3,12 +3,13 @@
 # those that are missing, so a second run costs nothing; then the Node
 # clients the interop tests drive (tests/node, pinned by its
 # package-lock.json), again only when they are missing or out of date.
+# Chromium (for the Converse.js test) is Debian's: no browser is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libexpat1-dev libssl-dev libsqlite3-dev
       libidn-dev libcmocka-dev python3-slixmpp libstrophe-dev openssl
-      libhttp-parser-dev nodejs)
+      libhttp-parser-dev nodejs chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
