@@ -677,6 +677,44 @@ out:
 
 /* ---- retract (§7.2) ---- */
 
+/* Tells those concerned that item id is gone, when the request or the
+ * node's configuration asks for it (§7.2.2.1). */
+static void retract_announce(const char *user, const char *node,
+                             const char *id, const struct pep_config *cfg,
+                             bool asked)
+{
+    if (!asked && !is(pep_config_get(cfg, "pubsub#notify_retract"), "1"))
+        return;
+    struct buf b = BUF_INIT;
+    items_open(&b, node);
+    buf_append_str(&b, "<retract");
+    attr(&b, "id", id);
+    buf_append_str(&b, "/></items>");
+    notify(user, node, cfg, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+}
+
+int pep_retract(const char *user, const char *node, const char *id)
+{
+    struct pep_config cfg = { .n = 0 };
+    int r = node_load(user, node, &cfg);
+    if (r == 0)
+        r = store_pep_item_del(srv.store, user, node, id);
+    if (r == 0)
+        retract_announce(user, node, id, &cfg, false);
+    pep_config_free(&cfg);
+    return r;
+}
+
+int pep_items_each(const char *user, const char *node, store_pep_item_fn *fn,
+                   void *ud)
+{
+    struct pep_config cfg = { .n = 0 };
+    int r = node_load(user, node, &cfg);
+    pep_config_free(&cfg);
+    return r < 0 ? r : store_pep_items(srv.store, user, node, NULL, 0, fn, ud);
+}
+
 static int retract(struct hook_ctx *h, struct stanza *iq,
                    const struct stanza *ret)
 {
@@ -696,16 +734,8 @@ static int retract(struct hook_ctx *h, struct stanza *iq,
     if (r == 0) {
         iq_reply_empty(h, iq);
         const char *want = stanza_attr(ret, "notify");
-        if (is(want, "true") || is(want, "1") ||
-            is(pep_config_get(&cfg, "pubsub#notify_retract"), "1")) {
-            struct buf b = BUF_INIT;
-            items_open(&b, node);
-            buf_append_str(&b, "<retract");
-            attr(&b, "id", id);
-            buf_append_str(&b, "/></items>");
-            notify(h->user, node, &cfg, buf_data(&b), buf_used(&b));
-            buf_free(&b);
-        }
+        retract_announce(h->user, node, id, &cfg,
+                         is(want, "true") || is(want, "1"));
     }
     pep_config_free(&cfg);
     if (r == -ERR_NOTFOUND)

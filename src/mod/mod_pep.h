@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "store/store.h"
 
 struct pep_config;
 
@@ -36,5 +37,15 @@ int pep_publish(const char *user, const char *node, const char *id,
  * -ERR_NOTFOUND when there is no such node or item. */
 int pep_item_get(const char *user, const char *node, const char *id,
                  struct buf *out);
+
+/* Retracts item id of user's node, notifying as the node's
+ * configuration says. 0, or -ERR_NOTFOUND when there is no such node
+ * or item. */
+int pep_retract(const char *user, const char *node, const char *id);
+
+/* Calls fn with each item of user's node, oldest first (fn must not
+ * change the node). 0, or -ERR_NOTFOUND when there is no such node. */
+int pep_items_each(const char *user, const char *node, store_pep_item_fn *fn,
+                   void *ud);
 
 #endif
