@@ -1101,7 +1101,8 @@ static int owner(struct hook_ctx *h, struct stanza *iq)
 
 /* ---- discovery ---- */
 
-/* XEP-0163 §6.1: the account is a PEP service. */
+/* XEP-0163 §6.1: the account is a PEP service. The server's domain says
+ * so too, for clients that look there (libpurple, older Psi). */
 static int disco_identity(struct hook_ctx *h, struct stanza *iq)
 {
     (void)iq;
@@ -1176,6 +1177,9 @@ int mod_pep_init(struct mod *m)
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
         mod_add_account_feature(m, features[i]);
     mod_hook(m, "disco-info/bare", disco_identity, PRIO_DEFAULT);
+    mod_hook(m, "disco-info/host", disco_identity, PRIO_DEFAULT);
+    mod_add_feature(m, NS_PUBSUB "#publish");
+    mod_add_feature(m, NS_PUBSUB "#publish-options");
     mod_hook(m, "disco-items/bare", disco_items, PRIO_DEFAULT);
     slot = session_slot_new(served_free);
     mod_on_shutdown(m, shutdown_pep);

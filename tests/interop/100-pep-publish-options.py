@@ -10,7 +10,8 @@ one with another access model is refused with <conflict/> and
 submits the other access model, and the retry succeeds. Items are read
 back all, by max_items and by id; retract removes one and notifies;
 deleting the node makes it item-not-found (and nothing else). The
-account's disco#info has the pep identity and publish-options.
+account's disco#info (and the domain's) has the pep identity and
+publish-options.
 """
 import theke
 from theke import check
@@ -38,6 +39,12 @@ async def main(srv):
         "{http://jabber.org/protocol/disco#info}feature")]
     check(("pubsub", "pep") in ids, "no pubsub/pep identity: %s" % ids)
     check(NS + "#publish-options" in feats, "no publish-options: %s" % feats)
+    # The domain says so too, for clients that look there.
+    kind, res = await a.iq("<query xmlns='http://jabber.org/protocol/"
+                           "disco#info'/>", ito=srv.domain)
+    check(kind == "result" and "type=\"pep\"" in str(res) and
+          NS + "#publish-options" in str(res),
+          "the domain's disco#info without PEP: %s" % res)
 
     # A missing node: item-not-found and nothing else.
     kind, res = await items(a, alice, NODE)
