@@ -19,8 +19,8 @@
  *
  * Not done: explicit subscriptions (PEP relies on presence), collection
  * nodes, access models roster and authorize, the publisher affiliation,
- * and last items for members who are not contacts (they get new items
- * only). */
+ * and last items at login for members who are not contacts (they get
+ * new items, and the last one when they are listed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,27 +367,33 @@ static void last_item(void *ud, const char *id, const char *xml, size_t len)
 }
 
 /* Sends owner's last item of node to s when it may read it. */
+/* Sends owner's last item of node to s when it may read it. */
+static void send_last_cfg(struct session *s, const char *owner,
+                          const char *node, const struct pep_config *cfg)
+{
+    if (is(pep_config_get(cfg, "pubsub#send_last_published_item"),
+           "never") ||
+        is(pep_config_get(cfg, "pubsub#deliver_notifications"), "0") ||
+        !may_read(owner, &s->jid, cfg))
+        return;
+    struct buf b = BUF_INIT;
+    items_open(&b, node);
+    struct last l = {
+        &b, !is(pep_config_get(cfg, "pubsub#deliver_payloads"), "0"), false
+    };
+    store_pep_items(srv.store, owner, node, NULL, 1, last_item, &l);
+    buf_append_str(&b, "</items>");
+    if (l.found)
+        send_event(s, owner, cfg, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+}
+
 static void send_last(struct session *s, const char *owner, const char *node,
                       const char *config)
 {
     struct pep_config cfg = { .n = 0 };
     pep_config_read(&cfg, config);
-    if (!is(pep_config_get(&cfg, "pubsub#send_last_published_item"),
-            "never") &&
-        !is(pep_config_get(&cfg, "pubsub#deliver_notifications"), "0") &&
-        may_read(owner, &s->jid, &cfg)) {
-        struct buf b = BUF_INIT;
-        items_open(&b, node);
-        struct last l = {
-            &b, !is(pep_config_get(&cfg, "pubsub#deliver_payloads"), "0"),
-            false
-        };
-        store_pep_items(srv.store, owner, node, NULL, 1, last_item, &l);
-        buf_append_str(&b, "</items>");
-        if (l.found)
-            send_event(s, owner, &cfg, buf_data(&b), buf_used(&b));
-        buf_free(&b);
-    }
+    send_last_cfg(s, owner, node, &cfg);
     pep_config_free(&cfg);
 }
 
@@ -1000,6 +1006,24 @@ static int node_delete(struct hook_ctx *h, struct stanza *iq,
     return HOOK_HANDLED;
 }
 
+/* §8.5: all items go, the node and its configuration stay; those who
+ * were told of items are told they are gone. */
+static int node_purge(struct hook_ctx *h, struct stanza *iq,
+                      const char *node, const struct pep_config *cfg)
+{
+    if (store_pep_node_del(srv.store, h->user, node) < 0 ||
+        node_save(h->user, node, cfg) < 0)
+        return -SE_INTERNAL_SERVER_ERROR;
+    iq_reply_empty(h, iq);
+    struct buf b = BUF_INIT;
+    buf_append_str(&b, "<purge");
+    attr(&b, "node", node);
+    buf_append_str(&b, "/>");
+    notify(h->user, node, cfg, buf_data(&b), buf_used(&b));
+    buf_free(&b);
+    return HOOK_HANDLED;
+}
+
 /* §8.9.1: the node's affiliations, the owner's first. */
 static int affiliations_get(struct hook_ctx *h, struct stanza *iq,
                             const char *node, const struct pep_config *cfg)
@@ -1025,13 +1049,16 @@ static int affiliations_get(struct hook_ctx *h, struct stanza *iq,
 
 /* §8.9.2: sets members (who may read a whitelist node, XEP-0223's
  * "unless listed") and outcasts; all or nothing. The owner's own
- * affiliation cannot change. */
+ * affiliation cannot change. New members online with +notify get the
+ * last item at once: they may not be contacts, whose devices get it at
+ * login. */
 static int affiliations_set(struct hook_ctx *h, struct stanza *iq,
                             const char *node, struct pep_config *cfg,
                             const struct stanza *list)
 {
-    char owner_bare[BARE_MAX];
+    char owner_bare[BARE_MAX], user[JID_PART_MAX + 1];
     bare_of_user(owner_bare, h->user);
+    struct names members = { NULL, 0 };
     int r = 0;
     for (struct stanza *a = stanza_next_child(list, NULL, NS_OWNER,
                                               "affiliation");
@@ -1044,6 +1071,7 @@ static int affiliations_set(struct hook_ctx *h, struct stanza *iq,
             r = -SE_BAD_REQUEST;
         } else {
             char *bare = jid_bare_dup(&j);
+            bool was = is(pep_config_affiliation(cfg, bare), "member");
             if (strcmp(bare, owner_bare) == 0)
                 r = -SE_NOT_ACCEPTABLE;
             else if (pep_config_set_affiliation(cfg, bare, aff) < 0)
@@ -1051,13 +1079,25 @@ static int affiliations_set(struct hook_ctx *h, struct stanza *iq,
                             is(aff, "publish-only")
                         ? -SE_FEATURE_NOT_IMPLEMENTED
                         : -SE_NOT_ACCEPTABLE;
+            else if (!was && is(aff, "member") && local_user(bare, user))
+                names_add(&members, user);
             free(bare);
         }
         jid_free(&j);
     }
     if (r == 0 && node_save(h->user, node, cfg) < 0)
         r = -SE_INTERNAL_SERVER_ERROR;
-    return r < 0 ? r : iq_reply_empty(h, iq);
+    if (r == 0) {
+        iq_reply_empty(h, iq);
+        for (size_t i = 0; i < members.n; i++)
+            for (struct session *s = sessions_of_user(members.v[i]); s;
+                 s = s->next_of_user)
+                if (s->available && caps_wants_notify(s, node) &&
+                    !blocking_blocks(h->user, &s->jid))
+                    send_last_cfg(s, h->user, node, cfg);
+    }
+    names_free(&members);
+    return r < 0 ? r : HOOK_HANDLED;
 }
 
 static int owner(struct hook_ctx *h, struct stanza *iq)
@@ -1086,11 +1126,8 @@ static int owner(struct hook_ctx *h, struct stanza *iq)
                     : affiliations_get(h, iq, node, &cfg);
         else if (is(op->name, "delete"))
             r = node_delete(h, iq, node, &cfg);
-        else if (store_pep_node_del(srv.store, h->user, node) == 0 &&
-                 node_save(h->user, node, &cfg) == 0)
-            r = iq_reply_empty(h, iq);
         else
-            r = -SE_INTERNAL_SERVER_ERROR;
+            r = node_purge(h, iq, node, &cfg);
     } else {
         r = r == -ERR_NOTFOUND ? -SE_ITEM_NOT_FOUND
                                : -SE_INTERNAL_SERVER_ERROR;

@@ -5,10 +5,12 @@ configuration (§8.1.3) and the pubsub features PEP does not have.
 alice creates a whitelist node with <create/> and <configure/>: bob, her
 contact, may not read it until she lists him as a member; then he reads
 it and is notified of new items. carol, no contact, listed as a member,
-reads it and is notified too. An outcast may not read even an open
+reads it and is notified too; both, online, get the last item as soon
+as they are listed. An outcast may not read even an open
 node. alice reads the node's affiliations (hers first, as owner); bob
 asks for his own. Removing bob's affiliation closes the node to him
-again. Explicit subscriptions answer <feature-not-implemented/> with
+again. A purge empties a node and tells its readers. Explicit
+subscriptions answer <feature-not-implemented/> with
 <unsupported feature='subscribe'/>.
 """
 import theke
@@ -58,6 +60,10 @@ async def main(srv):
 
     kind, res = await set_affs(a, W, [(bob, "member"), (carol, "member")])
     check(kind == "result", "setting members: %s" % res)
+    # Online members with +notify get the last item at once.
+    for who in (b, c):
+        await who.events.get(event_for(W, "w1", frm=alice), 10,
+                             "new member %s waiting for w1" % who.boundjid)
     for who in (b, c):
         kind, res = await items(who, alice, W)
         check(kind == "result" and [i for i, _ in item_list(res)] == ["w1"],
@@ -115,6 +121,16 @@ async def main(srv):
                        "carol waiting for w3")
     await b.events.none(event_for(W, "w3"), 0.5, "bob, no member, got w3")
     await d.events.none(lambda m: True, 0.1, "dave got events")
+
+    # Purge: the items go, the node stays, readers are told.
+    kind, res = await a.iq("<pubsub xmlns='%s'><purge node='%s'/></pubsub>"
+                           % (NS_OWNER, O), itype="set")
+    check(kind == "result", "purge: %s" % res)
+    await b.events.get(event_for(O, kind="purge"), 10,
+                       "bob waiting for the purge")
+    kind, res = await items(b, alice, O)
+    check(kind == "result" and item_list(res) == [],
+          "items after the purge: %s" % res)
 
     kind, res = await b.iq("<pubsub xmlns='%s'><subscribe node='%s' jid='%s'/>"
                            "</pubsub>" % (NS, O, bob), ito=alice,

@@ -116,7 +116,8 @@ def event_for(node, item_id=None, kind="item", frm=None):
         for el in ev:
             if el.get("node") != node:
                 continue
-            if kind == "delete" and el.tag == "{%s}delete" % NS_EVENT:
+            if kind in ("delete", "purge") and \
+                    el.tag == "{%s}%s" % (NS_EVENT, kind):
                 return True
             for it in el:
                 if it.tag == "{%s}%s" % (NS_EVENT, kind) and (
