@@ -329,7 +329,8 @@ bool pep_config_matches(const struct pep_config *have,
 
 /* One line per field, "var<TAB>value" (values joined with tabs), then
  * one per affiliation, "<TAB>jid<TAB>affiliation": a var is never
- * empty, so the leading tab tells them apart. */
+ * empty, so the leading tab tells them apart. The store knows the
+ * affiliation lines too (store.h): it removes a deleted account's. */
 void pep_config_write(const struct pep_config *c, struct buf *out)
 {
     for (unsigned i = 0; i < c->n; i++)

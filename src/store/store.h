@@ -253,8 +253,10 @@ int store_user_get_creds(struct store *st, const char *user,
 /* 1 exists, 0 does not, negative on error. */
 int store_user_exists(struct store *st, const char *user);
 /* Deletes the account, its roster, offline messages, pending requests and
- * key-value data, and every roster item and pending request of other
- * users that names bare_jid. -ERR_NOTFOUND when absent. */
+ * key-value data, and every roster item, pending request and PEP node
+ * affiliation of other users that names bare_jid, so that an account
+ * made again under the same name inherits none of them. -ERR_NOTFOUND
+ * when absent. */
 int store_user_delete(struct store *st, const char *user,
                       const char *bare_jid);
 int store_user_list(struct store *st, store_user_fn *fn, void *ud);
@@ -366,7 +368,10 @@ int store_upload_expired(struct store *st, int64_t before, unsigned limit,
 
 /* Personal eventing (XEP-0163): an account's nodes, each with a
  * configuration (text the PEP module writes and reads back) and items
- * ordered by publication. Deleting the account deletes them. */
+ * ordered by publication. Deleting the account deletes them. In the
+ * configuration text, a line "<TAB>jid<TAB>member" or "...outcast"
+ * (after a newline, or first) is an affiliation: store_user_delete()
+ * removes those naming the deleted account. */
 /* Appends the node's configuration to config; -ERR_NOTFOUND when the
  * node does not exist. */
 int store_pep_node_get(struct store *st, const char *user, const char *node,

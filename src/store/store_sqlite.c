@@ -61,6 +61,7 @@ enum q {
     Q_CONTACT_BUMP,
     Q_CONTACT_ROSTER_DEL,
     Q_CONTACT_PENDING_DEL,
+    Q_CONTACT_PEP_AFF_DEL,
     Q_ROSTER_LIST,
     Q_ROSTER_GET,
     Q_ROSTER_PUT,
@@ -158,6 +159,17 @@ static const char *const sql_text[Q_COUNT] = {
                        " ON CONFLICT (username) DO UPDATE SET ver = ver + 1",
     [Q_CONTACT_ROSTER_DEL] = "DELETE FROM roster WHERE contact = ?1",
     [Q_CONTACT_PENDING_DEL] = "DELETE FROM pending WHERE contact = ?1",
+    /* A node's affiliations are lines "<TAB>jid<TAB>affiliation" of its
+     * configuration text (store.h); a line starts after a newline or at
+     * the start, hence the newline put in front and taken off again. */
+    [Q_CONTACT_PEP_AFF_DEL] =
+        "UPDATE pep_nodes SET config = substr(replace(replace("
+        "char(10) || config,"
+        " char(10) || char(9) || ?1 || char(9) || 'member' || char(10),"
+        " char(10)),"
+        " char(10) || char(9) || ?1 || char(9) || 'outcast' || char(10),"
+        " char(10)), 2)"
+        " WHERE instr(config, char(9) || ?1 || char(9)) > 0",
     [Q_ROSTER_LIST] = "SELECT " ROSTER_COLS " FROM roster"
                       " WHERE username = ?1 ORDER BY contact",
     [Q_ROSTER_GET] = "SELECT " ROSTER_COLS " FROM roster"
@@ -755,6 +767,8 @@ static int sqlite_user_delete(struct store *st, const char *user,
             r = run(s, Q_CONTACT_ROSTER_DEL, "t", bare_jid);
         if (r >= 0)
             r = run(s, Q_CONTACT_PENDING_DEL, "t", bare_jid);
+        if (r >= 0)
+            r = run(s, Q_CONTACT_PEP_AFF_DEL, "t", bare_jid);
     }
     r = op_end(s, r);
     return r < 0 ? r : 0;

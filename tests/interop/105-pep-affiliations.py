@@ -9,7 +9,8 @@ reads it and is notified too; both, online, get the last item as soon
 as they are listed. An outcast may not read even an open
 node. alice reads the node's affiliations (hers first, as owner); bob
 asks for his own. Removing bob's affiliation closes the node to him
-again. A purge empties a node and tells its readers. Explicit
+again, and so does deleting carol's account (a new account of the same
+name is no member). A purge empties a node and tells its readers. Explicit
 subscriptions answer <feature-not-implemented/> with
 <unsupported feature='subscribe'/>.
 """
@@ -121,6 +122,19 @@ async def main(srv):
                        "carol waiting for w3")
     await b.events.none(event_for(W, "w3"), 0.5, "bob, no member, got w3")
     await d.events.none(lambda m: True, 0.1, "dave got events")
+
+    # An account deleted and made again under the same name is no
+    # member: the affiliation went with the old account.
+    await c.close()
+    r = srv.ctl("user", "del", carol)
+    check(r.returncode == 0, "thekectl user del: %s" % r.stderr)
+    srv.add_user("carol")
+    c = await pep_client(srv, "carol", "c2", [W])
+    kind, res = await items(c, alice, W)
+    only_condition(res, "not-allowed", "closed-node")
+    kind, res = await a.iq("<pubsub xmlns='%s'><affiliations node='%s'/>"
+                           "</pubsub>" % (NS_OWNER, W))
+    check(carol not in str(res), "carol still listed: %s" % res)
 
     # Purge: the items go, the node stays, readers are told.
     kind, res = await a.iq("<pubsub xmlns='%s'><purge node='%s'/></pubsub>"

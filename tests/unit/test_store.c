@@ -1264,6 +1264,34 @@ static void test_pep(void **state)
     assert_int_equal(buf_used(&c.b), 0);
     assert_int_equal(store_pep_item_put(f->st, "alice", "m", "1", "<a/>", 4,
                                         1), 0);
+    /* Deleting an account removes its affiliations with others' nodes,
+     * and nothing else of their configuration. */
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    static const char *const configs[][2] = {
+        { "\tcarol@example.org\tmember\n", "" },
+        { "a\t1\n\tcarol@example.org\toutcast\n\tdan@example.org\tmember\n",
+          "a\t1\n\tdan@example.org\tmember\n" },
+        { "x\tcarol@example.org\tmember\n", "x\tcarol@example.org\tmember\n" },
+        { "\tcarol@example.org.uk\tmember\n",
+          "\tcarol@example.org.uk\tmember\n" },
+    };
+    assert_int_equal(add_user(f->st, "carol", 3), 0);
+    for (size_t i = 0; i < 4; i++) {
+        char node[8];
+        snprintf(node, sizeof(node), "n%zu", i);
+        assert_int_equal(store_pep_node_put(f->st, "bob", node,
+                                            configs[i][0]), 0);
+    }
+    assert_int_equal(store_user_delete(f->st, "carol", "carol@example.org"),
+                     0);
+    for (size_t i = 0; i < 4; i++) {
+        char node[8];
+        snprintf(node, sizeof(node), "n%zu", i);
+        buf_reset(&cfg);
+        assert_int_equal(store_pep_node_get(f->st, "bob", node, &cfg), 0);
+        assert_string_equal(buf_cstr(&cfg), configs[i][1]);
+    }
+    assert_int_equal(store_user_delete(f->st, "bob", "bob@example.org"), 0);
     assert_int_equal(store_user_delete(f->st, "alice", "alice@example.org"),
                      0);
     assert_int_equal(store_flush(f->st), 0);
