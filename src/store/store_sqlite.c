@@ -4,8 +4,9 @@
  * accounts while theked runs: readers never block the writer, and two
  * writers wait for each other up to BUSY_TIMEOUT_MS. Every statement is
  * prepared once at open and reused. The schema is the list of numbered
- * migrations in schema/NNNN-*.sql, compiled in; PRAGMA user_version
- * counts how many were applied, and they run in one transaction.
+ * migrations in schema/NNNN-*.sql, compiled in; the table
+ * schema_migrations records the numbers a database has applied, and
+ * those it lacks run at open, in number order, in one transaction.
  *
  * Batching (store.h): the first write after a flush opens the batch with
  * BEGIN IMMEDIATE, which takes the write lock at once, so a batch can
@@ -1966,39 +1967,190 @@ static int set_journal_wal(struct sqlite_store *s, const char *path)
     return r;
 }
 
-/* Applies the migrations the database has not seen yet, all in one
- * transaction, so a failure leaves the previous schema intact. */
+/* The migrations of the positional scheme, where PRAGMA user_version
+ * counted how many of the sorted files a database had applied, each with
+ * a table it creates and no later migration drops. The count alone is
+ * ambiguous (0010 was added before 0009, so "6" meant 0010 on a database
+ * made in between and 0009 afterwards); the tables are not. A database of
+ * that scheme has applied exactly the migrations whose table it holds. */
+static const struct {
+    int number;
+    const char *table;
+} legacy_tables[] = {
+    {1, "users"},   {2, "archive"},   {4, "blocklist"}, {7, "invites"},
+    {8, "secrets"}, {9, "pep_nodes"}, {10, "uploads"},
+};
+#define N_LEGACY ((int)(sizeof(legacy_tables) / sizeof(legacy_tables[0])))
+
+/* Which migrations a database has applied. */
+struct applied {
+    bool done[N_MIGRATIONS]; /* schema_migrations[i] was applied */
+    int ndone;               /* how many of done[] are true */
+    bool recorded;           /* the schema_migrations table exists */
+    int64_t version;         /* PRAGMA user_version */
+    int64_t unknown;         /* an applied number this program does not
+                                know (a newer program's), 0 if none */
+};
+
+static int migration_index(int64_t number)
+{
+    for (int i = 0; i < N_MIGRATIONS; i++)
+        if (schema_migrations[i].number == number)
+            return i;
+    return -1;
+}
+
+static int table_exists(struct sqlite_store *s, const char *name, bool *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT 1 FROM sqlite_master WHERE "
+                                "type = 'table' AND name = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    *out = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_error(0, "store: reading the schema: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -ERR_STORE;
+}
+
+/* Reads the applied migrations: from schema_migrations, or for a
+ * database of the positional scheme from the tables it holds. */
+static int read_applied(struct sqlite_store *s, struct applied *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (read_int(s, "PRAGMA user_version", &a->version) < 0 ||
+        table_exists(s, "schema_migrations", &a->recorded) < 0)
+        return -ERR_STORE;
+    if (!a->recorded) {
+        if (a->version == 0)
+            return 0; /* a new database */
+        if (a->version < 0 || a->version > N_LEGACY) {
+            a->unknown = a->version;
+            return 0;
+        }
+        for (int i = 0; i < N_LEGACY; i++) {
+            bool there;
+            if (table_exists(s, legacy_tables[i].table, &there) < 0)
+                return -ERR_STORE;
+            int k = migration_index(legacy_tables[i].number);
+            if (there && k >= 0 && !a->done[k]) {
+                a->done[k] = true;
+                a->ndone++;
+            }
+        }
+        if (a->ndone != a->version) {
+            log_error(0,
+                      "store: schema version %lld does not match the %d "
+                      "migrations whose tables are there",
+                      (long long)a->version, a->ndone);
+            return -ERR_STORE;
+        }
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT number FROM schema_migrations",
+                                -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0);
+        int k = migration_index(n);
+        if (k < 0) {
+            if (a->unknown < n)
+                a->unknown = n;
+        } else if (!a->done[k]) {
+            a->done[k] = true;
+            a->ndone++;
+        }
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE)
+        log_error(0, "store: reading schema_migrations: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -ERR_STORE;
+    /* user_version holds the highest number applied; one above ours was
+     * set by a newer program. */
+    if (a->version > schema_migrations[N_MIGRATIONS - 1].number &&
+        a->unknown < a->version)
+        a->unknown = a->version;
+    return 0;
+}
+
+static bool migrations_pending(const struct applied *a)
+{
+    return !a->recorded || a->ndone < N_MIGRATIONS ||
+           a->version != schema_migrations[N_MIGRATIONS - 1].number;
+}
+
+/* Applies, in number order, every migration the database has not seen,
+ * whatever it has seen after it, all in one transaction, so a failure
+ * leaves the previous schema intact. The applied numbers are rows of
+ * schema_migrations; a database of the positional scheme gets that table
+ * filled from what it holds (read_applied). PRAGMA user_version is set
+ * to the highest number, so that a program of the positional scheme,
+ * which knew fewer migrations than that, refuses the database instead of
+ * applying its migrations a second time. */
 static int migrate(struct sqlite_store *s)
 {
-    int64_t v = 0;
-    if (read_int(s, "PRAGMA user_version", &v) < 0)
+    struct applied a;
+    if (read_applied(s, &a) < 0)
         return -ERR_STORE;
-    if (v == N_MIGRATIONS)
+    if (a.unknown == 0 && !migrations_pending(&a))
         return 0;
     if (exec_sql(s, "BEGIN IMMEDIATE") < 0)
         return -ERR_STORE;
     /* Another process may have migrated between the check and the
      * lock (theked and thekectl started together). */
-    if (read_int(s, "PRAGMA user_version", &v) < 0)
+    if (read_applied(s, &a) < 0)
         goto fail;
-    if (v < 0 || v > N_MIGRATIONS) {
+    if (a.unknown != 0) {
         log_error(0,
-                  "store: database schema version %lld is newer than "
-                  "this program (%d)",
-                  (long long)v, N_MIGRATIONS);
+                  "store: the database's schema (migration %lld) is "
+                  "newer than this program",
+                  (long long)a.unknown);
         goto fail;
     }
-    for (int i = (int)v; i < N_MIGRATIONS; i++) {
-        char sql[48];
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
-        if (exec_sql(s, schema_migrations[i]) < 0 || exec_sql(s, sql) < 0)
+    if (!a.recorded &&
+        exec_sql(s, "CREATE TABLE schema_migrations ("
+                    " number     INTEGER PRIMARY KEY NOT NULL,"
+                    " name       TEXT NOT NULL,"
+                    " applied_at INTEGER NOT NULL" /* Unix time, s */
+                    ") WITHOUT ROWID") < 0)
+        goto fail;
+    for (int i = 0; i < N_MIGRATIONS; i++) {
+        const struct migration *m = &schema_migrations[i];
+        if (a.done[i] && a.recorded)
+            continue;
+        if (!a.done[i] && exec_sql(s, m->sql) < 0)
             goto fail;
+        /* Those a positional database had applied are recorded with
+         * applied_at 0: when is not known. */
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO schema_migrations VALUES (%d, '%s', %lld)",
+                 m->number, m->name,
+                 a.done[i] ? 0LL : (long long)(now_ms() / 1000));
+        if (exec_sql(s, sql) < 0)
+            goto fail;
+        if (!a.done[i])
+            log_info(0, "store: schema migration %s applied", m->name);
     }
-    if (exec_sql(s, "COMMIT") < 0)
+    char sql[48];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+             schema_migrations[N_MIGRATIONS - 1].number);
+    if (exec_sql(s, sql) < 0 || exec_sql(s, "COMMIT") < 0)
         goto fail;
-    if (v < N_MIGRATIONS)
-        log_info(0, "store: schema migrated from version %lld to %d",
-                 (long long)v, N_MIGRATIONS);
+    if (!a.recorded && a.version > 0)
+        log_info(0,
+                 "store: the %d migrations of schema version %lld are "
+                 "now recorded by number",
+                 a.ndone, (long long)a.version);
     return 0;
 fail:
     if (!sqlite3_get_autocommit(s->db))

@@ -236,7 +236,11 @@ static void test_migrate_empty(void **state)
     struct fx *f = *state;
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), N_MIGRATIONS);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"),
+                     schema_migrations[N_MIGRATIONS - 1].number);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COUNT(*) FROM schema_migrations"),
+        N_MIGRATIONS);
     assert_true(N_MIGRATIONS >= 1);
     /* Every table of the first migration is there. */
     assert_int_equal(sql_count(f->path,
@@ -255,7 +259,8 @@ static void test_migrate_empty(void **state)
     sqlite3_close(db);
     /* Opening an up-to-date database changes nothing. */
     reopen(f);
-    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), N_MIGRATIONS);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"),
+                     schema_migrations[N_MIGRATIONS - 1].number);
 }
 
 static void test_migrate_newer_refused(void **state)
@@ -277,11 +282,245 @@ static void test_migrate_newer_refused(void **state)
     assert_int_equal(sql_count(f->path, "PRAGMA user_version"), 999);
     /* Let the teardown close a real store. */
     char sql[48];
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", N_MIGRATIONS);
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+             schema_migrations[N_MIGRATIONS - 1].number);
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_exec(db, sql, NULL, NULL, NULL);
+    /* So is one that records a migration this program does not know. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO schema_migrations VALUES "
+                                  "(9999, '9999-later.sql', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    quiet(true);
+    assert_int_equal(store_sqlite_open(f->path, &st), -ERR_STORE);
+    quiet(false);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_exec(db, "DELETE FROM schema_migrations WHERE number = 9999",
+                 NULL, NULL, NULL);
     sqlite3_close(db);
     assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+}
+
+/* Every row of a query, columns joined with '|' and rows with '\n'.
+ * Owned by the caller. */
+static char *sql_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    struct buf b = BUF_INIT;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+            buf_printf(&b, "%s%s", i ? "|" : "", v ? v : "NULL");
+        }
+        buf_append_str(&b, "\n");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char *out = strdup(buf_cstr(&b));
+    buf_free(&b);
+    return out;
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+#define SCHEMA_SQL                                                             \
+    "SELECT type, name, tbl_name, sql FROM sqlite_master "                     \
+    "WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+#define LAST_MIGRATION (schema_migrations[N_MIGRATIONS - 1].number)
+
+/* The schema a new database gets, for comparison. Owned by the caller. */
+static char *fresh_schema(void)
+{
+    char dir[] = "/tmp/theke-fresh-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/theke.db", dir);
+    struct store *st;
+    assert_int_equal(store_sqlite_open(path, &st), 0);
+    store_close(st);
+    char *schema = sql_rows(path, SCHEMA_SQL);
+    rm_db(path);
+    rmdir(dir);
+    return schema;
+}
+
+/* Makes f->path a database of the positional scheme (before the
+ * applied numbers were recorded) by hand: every migration but number
+ * `skip` (0 for none), user_version counting them, one account and
+ * one upload. */
+static void make_positional_db(struct fx *f, int skip)
+{
+    store_close(f->st);
+    f->st = NULL;
+    rm_db(f->path);
+    int n = 0;
+    for (int i = 0; i < N_MIGRATIONS; i++) {
+        if (schema_migrations[i].number == skip)
+            continue;
+        /* The migrations this test knows as positional; later ones
+         * were never applied by that scheme. */
+        if (schema_migrations[i].number > 10)
+            continue;
+        sql_exec(f->path, schema_migrations[i].sql);
+        n++;
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", n);
+    sql_exec(f->path, sql);
+    sql_exec(f->path, "INSERT INTO users VALUES ('alice', 'x', 'y', 1);"
+                      "INSERT INTO uploads VALUES ('tok', 'alice', 'a.jpg',"
+                      " 10, 'image/jpeg', 1, 1);");
+}
+
+static void assert_positional_converted(struct fx *f, int skip)
+{
+    char *want = fresh_schema();
+    char *got = sql_rows(f->path, SCHEMA_SQL);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"),
+                     LAST_MIGRATION);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM "
+                                        "schema_migrations"),
+                     N_MIGRATIONS);
+    /* Those applied before are recorded without a time; the missing
+     * one was applied now. */
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM schema_migrations WHERE "
+             "applied_at = 0 AND number <> %d AND number <= 10",
+             skip);
+    assert_int_equal(sql_count(f->path, sql), skip ? N_LEGACY - 1 : N_LEGACY);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM schema_migrations WHERE "
+             "applied_at > 0 AND (number = %d OR number > 10)",
+             skip);
+    assert_int_equal(sql_count(f->path, sql),
+                     N_MIGRATIONS - N_LEGACY + (skip ? 1 : 0));
+    /* The data is still there. */
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    struct upload u;
+    assert_int_equal(store_upload_get(f->st, "tok", &u), 0);
+    assert_string_equal(u.filename, "a.jpg");
+    upload_free(&u);
+}
+
+/* A database made when 0010 existed and 0009 did not has user_version
+ * 6, which by position would mean 0001..0009: opening it must apply
+ * 0009 rather than 0010 again. */
+static void test_migrate_positional_gap(void **state)
+{
+    struct fx *f = *state;
+    make_positional_db(f, 9);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), 6);
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    assert_positional_converted(f, 9);
+    /* What 0009 made works. */
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "c"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+}
+
+/* A current database of the positional scheme keeps its tables and
+ * data and gets its migrations recorded by number. */
+static void test_migrate_positional_current(void **state)
+{
+    struct fx *f = *state;
+    make_positional_db(f, 0);
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    assert_positional_converted(f, 0);
+}
+
+/* A positional database whose count does not match its tables is not
+ * guessed at. */
+static void test_migrate_positional_mismatch(void **state)
+{
+    struct fx *f = *state;
+    make_positional_db(f, 9);
+    sql_exec(f->path, "PRAGMA user_version = 7");
+    quiet(true);
+    struct store *st = (struct store *)1;
+    assert_int_equal(store_sqlite_open(f->path, &st), -ERR_STORE);
+    quiet(false);
+    assert_null(st);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"), 7);
+    sql_exec(f->path, "PRAGMA user_version = 6");
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+}
+
+/* A database that records its migrations and lacks one in the middle
+ * gets that one, and keeps everything else as it was. */
+static void test_migrate_recorded_gap(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    sql_exec(f->path, "UPDATE schema_migrations SET applied_at = 42");
+    char *want = sql_rows(f->path, SCHEMA_SQL);
+    sql_exec(f->path, "DROP TABLE pep_items; DROP TABLE pep_nodes;"
+                      "DELETE FROM schema_migrations WHERE number = 9");
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    char *got = sql_rows(f->path, SCHEMA_SQL);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM "
+                                        "schema_migrations WHERE number = 9 "
+                                        "AND applied_at > 42"),
+                     1);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM "
+                                        "schema_migrations WHERE "
+                                        "applied_at = 42"),
+                     N_MIGRATIONS - 1);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
+    assert_int_equal(store_pep_node_put(f->st, "alice", "n", "c"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+}
+
+/* An up-to-date database opens without a write to its schema or its
+ * record of migrations. */
+static void test_migrate_current_unchanged(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    const char *record = "SELECT * FROM schema_migrations ORDER BY number";
+    char *schema = sql_rows(f->path, SCHEMA_SQL);
+    char *applied = sql_rows(f->path, record);
+    int64_t changes = sql_count(f->path, "PRAGMA schema_version");
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    store_close(f->st);
+    f->st = NULL;
+    char *schema2 = sql_rows(f->path, SCHEMA_SQL);
+    char *applied2 = sql_rows(f->path, record);
+    assert_string_equal(schema2, schema);
+    assert_string_equal(applied2, applied);
+    assert_int_equal(sql_count(f->path, "PRAGMA schema_version"), changes);
+    assert_int_equal(sql_count(f->path, "PRAGMA user_version"),
+                     LAST_MIGRATION);
+    free(schema);
+    free(schema2);
+    free(applied);
+    free(applied2);
+    reopen(f);
+    assert_int_equal(store_user_exists(f->st, "alice"), 1);
 }
 
 static void test_open_bad_path(void **state)
@@ -1314,6 +1553,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_migrate_empty),
         T(test_migrate_newer_refused),
+        T(test_migrate_positional_gap),
+        T(test_migrate_positional_current),
+        T(test_migrate_positional_mismatch),
+        T(test_migrate_recorded_gap),
+        T(test_migrate_current_unchanged),
         cmocka_unit_test(test_open_bad_path),
         cmocka_unit_test(test_open_in_memory),
         T(test_user_create_get),
