@@ -1,17 +1,20 @@
 // Logs in to theke over XMPP over WebSocket (RFC 7395) with stanza (the
-// library behind many web clients), sends a chat message to a peer and
-// waits for the peer's answer.
+// library behind many web clients), announces its capabilities in its
+// presence, sends a chat message to a peer, waits for the peer's answer,
+// then publishes a nickname over PEP (XEP-0163, XEP-0172) and waits for
+// the server to notify it of its own nickname.
 //
-//   node stanza-chat.mjs URL JID PASSWORD PEER
+//   node stanza-chat.mjs URL JID PASSWORD PEER NICK
 //
 // Prints one line per step on stdout ("online JID", "sent", "received
-// BODY", "closed"); the Python test driving it checks them and the exit
-// status (0 only when the answer arrived and the session ended cleanly).
+// BODY", "published nick", "notified nick NICK", "closed"); the Python
+// test driving it checks them and the exit status (0 only when every
+// step succeeded and the session ended cleanly).
 import * as XMPP from "stanza";
 
-const [url, jid, password, peer] = process.argv.slice(2);
-if (!peer) {
-  console.error("usage: stanza-chat.mjs URL JID PASSWORD PEER");
+const [url, jid, password, peer, nick] = process.argv.slice(2);
+if (!nick) {
+  console.error("usage: stanza-chat.mjs URL JID PASSWORD PEER NICK");
   process.exit(2);
 }
 
@@ -20,6 +23,11 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, 30000);
 
+function die(what, err) {
+  console.error(what, JSON.stringify(err));
+  process.exit(1);
+}
+
 const client = XMPP.createClient({
   jid,
   password,
@@ -27,33 +35,47 @@ const client = XMPP.createClient({
   transports: { websocket: url, bosh: false },
 });
 
-client.on("stream:error", (err) => {
-  console.error("stream error:", JSON.stringify(err));
-  process.exit(1);
-});
-client.on("auth:failed", () => {
-  console.error("authentication failed");
-  process.exit(1);
-});
+client.on("stream:error", (err) => die("stream error:", err));
+client.on("auth:failed", () => die("authentication failed", null));
 
 client.on("session:started", async () => {
   console.log(`online ${client.jid}`);
   try {
     await client.ping("localhost");
   } catch (err) {
-    console.error("ping failed:", JSON.stringify(err));
-    process.exit(1);
+    die("ping failed:", err);
   }
+  // As web clients do: presence with XEP-0115 capabilities, which list
+  // NODE+notify for the PEP nodes stanza's plugins handle (nick among
+  // them); the server asks stanza for the features behind the hash.
+  client.updateCaps();
+  client.sendPresence({ legacyCapabilities: client.disco.getCaps() });
   client.sendMessage({ to: peer, type: "chat", body: "hello from stanza" });
   console.log("sent");
 });
 
-client.on("chat", (msg) => {
+// The server notifies the owner's own resources that want the node.
+const ownNick = new Promise((resolve) => {
+  client.on("nick", (ev) => {
+    if (ev.jid === jid && ev.nick === nick) {
+      resolve();
+    }
+  });
+});
+
+client.on("chat", async (msg) => {
   console.log(`received ${msg.body}`);
   if (msg.from.split("/")[0] !== peer) {
-    console.error(`answer from ${msg.from}, expected ${peer}`);
-    process.exit(1);
+    die("answer from the wrong JID:", msg.from);
   }
+  try {
+    await client.publishNick(nick);
+  } catch (err) {
+    die("publishing the nickname failed:", err);
+  }
+  console.log("published nick");
+  await ownNick;
+  console.log(`notified nick ${nick}`);
   client.disconnect();
 });
 
