@@ -86,6 +86,7 @@ static const struct key keys[] = {
     {"max_offline", KT_UINT, F(max_offline), 0, 1000000},
     /* XEP-0198: how long a broken session waits to be resumed (0: no
      * resumption) and how many stanzas may wait for an ack. */
+    {"fast_token_days", KT_UINT, F(fast_token_days), 0, 3650},
     {"sm_resume_timeout", KT_UINT, F(sm_resume_timeout), 0, 86400},
     {"sm_max_unacked", KT_UINT, F(sm_max_unacked), 10, 100000},
     {"archive_retention_days", KT_UINT, F(archive_retention_days), 0, 36500},
@@ -157,6 +158,7 @@ void cfg_defaults(struct cfg *c)
     c->auth_timeout = 30;
     c->idle_timeout = 300;
     c->max_offline = 1000;
+    c->fast_token_days = 21;
     c->sm_resume_timeout = 300;
     c->sm_max_unacked = 500;
     c->archive_retention_days = 365;

@@ -63,6 +63,8 @@ struct cfg {
     unsigned idle_timeout;     /* s of silence before a ping, then close;
                                   default 300 */
     unsigned max_offline;      /* offline messages kept per account; 1000 */
+    unsigned fast_token_days;  /* lifetime of FAST login tokens (XEP-0484);
+                                  0 = none are given out; 21 */
     unsigned sm_resume_timeout; /* s a detached session waits to be resumed
                                    (XEP-0198); 0 = no resumption; 300 */
     unsigned sm_max_unacked;   /* stanzas a session may leave unacknowledged

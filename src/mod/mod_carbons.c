@@ -24,6 +24,7 @@
 #include "mod/mod.h"
 #include "mod/mod_util.h"
 #include "xmpp/router.h"
+#include "xmpp/sasl2.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
@@ -138,6 +139,26 @@ static int disable(struct hook_ctx *h, struct stanza *iq)
     return set_state(h, iq, false);
 }
 
+/* Bind 2 (XEP-0386): carbons on from the first stanza, so that nothing
+ * sent between binding and an <enable/> iq is missed. */
+static int bind2_features(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    stanza_set_attr(stanza_add_child(ctx->features, NULL, "feature"), "var",
+                    NS_CARBONS);
+    return HOOK_PASS;
+}
+
+static int bind2_bound(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    if (stanza_child(ctx->bind, NS_CARBONS, "enable"))
+        session_slot_set(h->sess, slot, &enabled);
+    return HOOK_PASS;
+}
+
 int mod_carbons_init(struct mod *m)
 {
     slot = session_slot_new(NULL);
@@ -149,5 +170,7 @@ int mod_carbons_init(struct mod *m)
     mod_hook(m, "pre-message", sent, PRIO_LOW);
     mod_hook(m, "message/bare", received, PRIO_LOW);
     mod_hook(m, "message/full", received, PRIO_LOW);
+    mod_hook(m, "bind2-features", bind2_features, PRIO_DEFAULT);
+    mod_hook(m, "bind2-bound", bind2_bound, PRIO_DEFAULT);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "mod/mod.h"
 #include "mod/mod_util.h"
+#include "xmpp/sasl2.h"
 #include "xmpp/session.h"
 
 #define NS_CSI "urn:xmpp:csi:0"
@@ -146,6 +147,26 @@ static int features(struct hook_ctx *h, struct stanza *st)
     return HOOK_PASS;
 }
 
+/* Bind 2 (XEP-0386): the session starts in the state the client gives. */
+static int bind2_features(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    stanza_set_attr(stanza_add_child(ctx->features, NULL, "feature"), "var",
+                    NS_CSI);
+    return HOOK_PASS;
+}
+
+static int bind2_bound(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    struct stanza *state = stanza_child(ctx->bind, NS_CSI, NULL);
+    if (state)
+        element(h, state);
+    return HOOK_PASS;
+}
+
 int mod_csi_init(struct mod *m)
 {
     slot = session_slot_new(csi_free);
@@ -153,5 +174,7 @@ int mod_csi_init(struct mod *m)
     mod_hook(m, "stream-element/" NS_CSI, element, PRIO_DEFAULT);
     mod_hook(m, "session-out", out, PRIO_HIGH);
     mod_hook(m, "session-resumed", resumed, PRIO_DEFAULT);
+    mod_hook(m, "bind2-features", bind2_features, PRIO_DEFAULT);
+    mod_hook(m, "bind2-bound", bind2_bound, PRIO_DEFAULT);
     return 0;
 }

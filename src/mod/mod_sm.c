@@ -46,6 +46,7 @@
 #include "xmpp/c2s.h"
 #include "xmpp/errors.h"
 #include "xmpp/router.h"
+#include "xmpp/sasl2.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
@@ -90,6 +91,8 @@ struct sm {
     bool ended;             /* the session ended: nothing more is kept */
     bool requested;         /* an <r/> is outstanding */
     bool overflowed;        /* <policy-violation/> given */
+    bool resend_due;        /* resumed inside SASL2: send the queue again
+                               once <success/> is out */
     unsigned timeout_s;     /* granted resumption time */
     char id[ID_LEN + 1];    /* previd for <resume/>, when resumable */
     struct timer timer;     /* ack request, or the end of hibernation */
@@ -177,17 +180,29 @@ static void send_nonza(struct session *s, const char *xml)
     session_write_raw(s, xml, strlen(xml));
 }
 
-static void send_failed(struct session *s, const char *cond, uint32_t *h)
+/* Gives an answer to the client: on its own, or inside the SASL2
+ * <success/> or Bind 2 <bound/> that carries it (parent). */
+static void answer(struct session *s, struct stanza *parent,
+                   struct stanza *reply)
 {
-    char xml[256];
-    char hattr[24] = "";
-    if (h)
-        snprintf(hattr, sizeof(hattr), " h='%u'", (unsigned)*h);
-    snprintf(xml, sizeof(xml),
-             "<failed xmlns='" NS_SM "'%s><%s xmlns='" NS_STANZAS
-             "'/></failed>",
-             hattr, cond);
-    send_nonza(s, xml);
+    if (parent)
+        stanza_add_copy(parent, reply);
+    else
+        session_write(s, reply);
+    stanza_unref(reply);
+}
+
+static void send_failed(struct session *s, struct stanza *parent,
+                        const char *cond, uint32_t *h)
+{
+    struct stanza *f = stanza_new(NS_SM, "failed");
+    if (h) {
+        char num[16];
+        snprintf(num, sizeof(num), "%u", (unsigned)*h);
+        stanza_set_attr(f, "h", num);
+    }
+    stanza_add_child(f, NS_STANZAS, cond);
+    answer(s, parent, f);
 }
 
 static void on_timer(struct loop *l, void *ud);
@@ -317,7 +332,8 @@ static void on_timer(struct loop *l, void *ud)
 static int features(struct hook_ctx *h, struct stanza *st)
 {
     (void)st;
-    if (h->sess->authed)
+    /* Not again once it is on (enabled or resumed inside SASL2). */
+    if (h->sess->authed && !session_slot(h->sess, slot))
         stanza_add_child(h->data, NS_SM, "sm");
     return HOOK_PASS;
 }
@@ -380,10 +396,11 @@ static int in(struct hook_ctx *h, struct stanza *st)
     return HOOK_PASS;
 }
 
-static void enable(struct session *s, const struct stanza *el)
+static void enable(struct session *s, const struct stanza *el,
+                   struct stanza *parent)
 {
     if (!s->bound || session_slot(s, slot)) {
-        send_failed(s, "unexpected-request", NULL);
+        send_failed(s, parent, "unexpected-request", NULL);
         return;
     }
     struct sm *sm = xcalloc(1, sizeof(*sm));
@@ -397,50 +414,28 @@ static void enable(struct session *s, const struct stanza *el)
         max < sm->timeout_s)
         sm->timeout_s = max;
     session_slot_set(s, slot, sm);
-    char xml[160];
+    struct stanza *r = stanza_new(NS_SM, "enabled");
     if (sm->resumable) {
         do
             crypto_random_token(sm->id, ID_LEN);
         while (hmap_get(&by_id, sm->id));
         hmap_put(&by_id, sm->id, sm);
-        snprintf(xml, sizeof(xml),
-                 "<enabled xmlns='" NS_SM "' id='%s' resume='true' max='%u'/>",
-                 sm->id, sm->timeout_s);
-    } else {
-        snprintf(xml, sizeof(xml), "<enabled xmlns='" NS_SM "'/>");
+        char num[16];
+        snprintf(num, sizeof(num), "%u", sm->timeout_s);
+        stanza_set_attr(r, "id", sm->id);
+        stanza_set_attr(r, "resume", "true");
+        stanza_set_attr(r, "max", num);
     }
-    send_nonza(s, xml);
+    answer(s, parent, r);
     log_debug(s->id, "stream management on%s",
               sm->resumable ? ", resumable" : "");
 }
 
-static void resume(struct session *s, const struct stanza *el)
+/* Sends what the old connection left unconfirmed, in its order. */
+static void resend(struct sm *sm)
 {
-    if (!s->authed || s->bound || session_slot(s, slot)) {
-        send_failed(s, "unexpected-request", NULL);
-        return;
-    }
-    const char *previd = stanza_attr(el, "previd");
-    struct sm *sm = previd ? hmap_get(&by_id, previd) : NULL;
-    uint32_t h;
-    if (!sm || sm->ended || !is(sm->s->username, s->username)) {
-        log_info(s->id, "nothing to resume");
-        send_failed(s, "item-not-found", NULL);
-        return;
-    }
-    if (parse_h(stanza_attr(el, "h"), &h) < 0 || queue_ack(&sm->q, h) < 0) {
-        send_failed(s, "unexpected-request", &sm->in);
-        return;
-    }
-    struct session *old = sm->s;
-    timer_stop(srv.loop, &sm->timer);
-    c2s_session_take_over(s, old); /* sm moved into s's slot */
-    sm->s = s;
-    sm->requested = false;
-    char xml[160];
-    snprintf(xml, sizeof(xml), "<resumed xmlns='" NS_SM "' h='%u' previd='%s'/>",
-             (unsigned)sm->in, sm->id);
-    send_nonza(s, xml);
+    struct session *s = sm->s;
+    sm->resend_due = false;
     for (uint32_t i = 0; i < sm->q.n; i++) {
         struct entry *e = queue_at(&sm->q, i);
         session_write_raw(s, e->xml, e->len);
@@ -452,17 +447,55 @@ static void resume(struct session *s, const struct stanza *el)
     hooks_fire("session-resumed", &hc, NULL);
 }
 
+/* parent: the SASL2 <success/> when resuming inside SASL2; the stanzas
+ * are sent again after it then (sasl2_done()). */
+static void resume(struct session *s, const struct stanza *el,
+                   struct stanza *parent)
+{
+    if (!s->authed || s->bound || session_slot(s, slot)) {
+        send_failed(s, parent, "unexpected-request", NULL);
+        return;
+    }
+    const char *previd = stanza_attr(el, "previd");
+    struct sm *sm = previd ? hmap_get(&by_id, previd) : NULL;
+    uint32_t h;
+    if (!sm || sm->ended || !is(sm->s->username, s->username)) {
+        log_info(s->id, "nothing to resume");
+        send_failed(s, parent, "item-not-found", NULL);
+        return;
+    }
+    if (parse_h(stanza_attr(el, "h"), &h) < 0 || queue_ack(&sm->q, h) < 0) {
+        send_failed(s, parent, "unexpected-request", &sm->in);
+        return;
+    }
+    struct session *old = sm->s;
+    timer_stop(srv.loop, &sm->timer);
+    c2s_session_take_over(s, old); /* sm moved into s's slot */
+    sm->s = s;
+    sm->requested = false;
+    struct stanza *r = stanza_new(NS_SM, "resumed");
+    char num[16];
+    snprintf(num, sizeof(num), "%u", (unsigned)sm->in);
+    stanza_set_attr(r, "h", num);
+    stanza_set_attr(r, "previd", sm->id);
+    answer(s, parent, r);
+    if (parent)
+        sm->resend_due = true;
+    else
+        resend(sm);
+}
+
 static int element(struct hook_ctx *h, struct stanza *el)
 {
     struct session *s = h->sess;
     struct sm *sm = session_slot(s, slot);
     if (is(el->name, "enable")) {
-        enable(s, el);
+        enable(s, el, NULL);
     } else if (is(el->name, "resume")) {
-        resume(s, el);
+        resume(s, el, NULL);
     } else if (is(el->name, "r")) {
         if (!sm) {
-            send_failed(s, "unexpected-request", NULL);
+            send_failed(s, NULL, "unexpected-request", NULL);
         } else {
             char xml[64];
             snprintf(xml, sizeof(xml), "<a xmlns='" NS_SM "' h='%u'/>",
@@ -472,7 +505,7 @@ static int element(struct hook_ctx *h, struct stanza *el)
     } else if (is(el->name, "a")) {
         uint32_t n;
         if (!sm) {
-            send_failed(s, "unexpected-request", NULL);
+            send_failed(s, NULL, "unexpected-request", NULL);
         } else if (parse_h(stanza_attr(el, "h"), &n) < 0 ||
                    queue_ack(&sm->q, n) < 0) {
             c2s_stream_error(s, "undefined-condition",
@@ -509,6 +542,54 @@ static int closed(struct hook_ctx *h, struct stanza *st)
     return HOOK_PASS;
 }
 
+/* ---- inline in SASL2 and Bind 2 (XEP-0198 §4, XEP-0386) ---- */
+
+static int sasl2_features(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    stanza_add_child(ctx->features, NS_SM, "sm");
+    return HOOK_PASS;
+}
+
+static int bind2_features(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    stanza_set_attr(stanza_add_child(ctx->features, NULL, "feature"), "var",
+                    NS_SM);
+    return HOOK_PASS;
+}
+
+static int sasl2_success(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    const struct stanza *el = stanza_child(ctx->request, NS_SM, "resume");
+    if (el)
+        resume(h->sess, el, ctx->success);
+    return HOOK_PASS;
+}
+
+static int bind2_bound(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    const struct stanza *el = stanza_child(ctx->bind, NS_SM, "enable");
+    if (el)
+        enable(h->sess, el, ctx->bound);
+    return HOOK_PASS;
+}
+
+static int sasl2_done(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sm *sm = session_slot(h->sess, slot);
+    if (sm && sm->resend_due)
+        resend(sm);
+    return HOOK_PASS;
+}
+
 static void shutdown_sm(void)
 {
     timer_stop(srv.loop, &commit_nudge);
@@ -523,6 +604,11 @@ int mod_sm_init(struct mod *m)
     mod_hook(m, "session-out", out, PRIO_DEFAULT);
     mod_hook(m, "session-in", in, PRIO_DEFAULT);
     mod_hook(m, "session-detached", detached, PRIO_DEFAULT);
+    mod_hook(m, "sasl2-features", sasl2_features, PRIO_DEFAULT);
+    mod_hook(m, "bind2-features", bind2_features, PRIO_DEFAULT);
+    mod_hook(m, "sasl2-success", sasl2_success, PRIO_DEFAULT);
+    mod_hook(m, "bind2-bound", bind2_bound, PRIO_DEFAULT);
+    mod_hook(m, "sasl2-done", sasl2_done, PRIO_DEFAULT);
     /* Before presence says goodbye, so the queue holds only what the
      * client really missed. */
     mod_hook(m, "session-closed", closed, PRIO_HIGH);

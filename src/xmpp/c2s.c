@@ -27,6 +27,7 @@
 #include "xmpp/hooks.h"
 #include "xmpp/router.h"
 #include "xmpp/sasl.h"
+#include "xmpp/sasl2.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
@@ -52,6 +53,7 @@
 #define PREAUTH_STANZA_MAX 16384
 #define SASL_DATA_MAX 8192 /* base64 characters in one SASL element */
 #define MAX_RESOURCES_PER_ACCOUNT 32
+#define BIND2_TAG_MAX 64 /* bytes of a Bind 2 <tag/> kept in the resource */
 #define PING_GRACE_MS 30000
 #define SHRINK_AFTER_MS 2000 /* quiet time before the parser is shrunk */
 /* Failed logins: delays double from FAIL_BASE_MS after the first failure,
@@ -283,6 +285,23 @@ static bool plaintext_allowed(const struct session *s)
     return !srv.cfg->c2s_require_encryption && s->conn->peer_loopback;
 }
 
+/* SASL2 (XEP-0388) with Bind 2 (XEP-0386) inline, and what modules
+ * offer inline (sasl2.h). */
+static void add_sasl2_feature(struct session *s, struct stanza *f,
+                              const struct scram_cb *cbs, unsigned ncb)
+{
+    struct stanza *auth = stanza_add_child(f, NS_SASL2, "authentication");
+    sasl_mechanisms(true, ncb, add_mech, auth);
+    struct stanza *inl = stanza_add_child(auth, NS_SASL2, "inline");
+    struct stanza *bind = stanza_add_child(inl, NS_BIND2, "bind");
+    struct sasl2_ctx ctx = { .cbs = cbs, .ncb = ncb };
+    struct hook_ctx h = { .sess = s, .data = &ctx };
+    ctx.features = stanza_add_child(bind, NS_BIND2, "inline");
+    hooks_fire("bind2-features", &h, NULL);
+    ctx.features = inl;
+    hooks_fire("sasl2-features", &h, NULL);
+}
+
 static void send_features(struct session *s)
 {
     struct stanza *f = stanza_new(NS_STREAMS, "features");
@@ -314,8 +333,10 @@ static void send_features(struct session *s)
                                                          "channel-binding"),
                                         "type", cbs[i].type);
             }
+            add_sasl2_feature(s, f, cbs, ncb);
         }
-    } else {
+    } else if (!s->bound) {
+        /* Bind 2 or a resumption in SASL2 may have bound it already. */
         stanza_add_child(f, NS_BIND, "bind");
         struct stanza *sess = stanza_add_child(f, NS_SESSION, "session");
         stanza_add_child(sess, NS_SESSION, "optional");
@@ -433,6 +454,7 @@ void c2s_session_release(struct session *s)
 {
     session_end(s);
     timer_stop(srv.loop, &s->timer);
+    stanza_unref(s->sasl2_request);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;
     else
@@ -468,6 +490,8 @@ void c2s_session_closed(struct session *s, const char *reason)
     s->xs = s->retired_xs = NULL;
     sasl_free(s->sasl);
     s->sasl = NULL;
+    stanza_unref(s->sasl2_request);
+    s->sasl2_request = NULL;
     if (s->bound && !s->ending) {
         struct hook_ctx h = { .sess = s, .from = &s->jid };
         if (hooks_fire("session-detached", &h, NULL) == HOOK_HANDLED) {
@@ -681,12 +705,29 @@ static void do_starttls(struct session *s)
     s->xs = new_parser(s);
 }
 
+/* The namespace of the exchange under way: SASL2 from <authenticate/>
+ * to its outcome, the SASL of RFC 6120 otherwise. */
+static const char *sasl_ns(const struct session *s)
+{
+    return s->sasl2_request ? NS_SASL2 : NS_SASL;
+}
+
+/* Ends the exchange with a failure; a SASL2 one carries the RFC 6120
+ * condition inside its own <failure/> (XEP-0388 §2.6.2). */
 static void sasl_failure(struct session *s, const char *cond)
 {
-    char xml[160];
-    snprintf(xml, sizeof(xml), "<failure xmlns='" NS_SASL "'><%s/></failure>",
-             cond);
+    char xml[200];
+    if (s->sasl2_request)
+        snprintf(xml, sizeof(xml),
+                 "<failure xmlns='" NS_SASL2 "'><%s xmlns='" NS_SASL
+                 "'/></failure>",
+                 cond);
+    else
+        snprintf(xml, sizeof(xml),
+                 "<failure xmlns='" NS_SASL "'><%s/></failure>", cond);
     send_str(s, xml);
+    stanza_unref(s->sasl2_request);
+    s->sasl2_request = NULL;
 }
 
 /* The pending failure of a delayed login attempt is due. */
@@ -698,9 +739,10 @@ static void delayed_failure(struct session *s)
     arm_auth_timeout(s);
 }
 
-static void auth_failed(struct session *s, const char *cond)
+/* user: the account the client claimed, if known, so that guessing is
+ * slowed down per account as well as per address. */
+static void auth_failed(struct session *s, const char *cond, const char *user)
 {
-    const char *user = s->sasl ? sasl_username(s->sasl) : NULL;
     log_info(s->id, "authentication failed (%s)", cond);
     unsigned previous = fail_count(s, user);
     fail_note(s, user);
@@ -722,23 +764,187 @@ static void auth_failed(struct session *s, const char *cond)
     timer_start(srv.loop, &s->timer, delay, on_timer, s);
 }
 
-static void auth_succeeded(struct session *s, const struct buf *extra)
+static void sasl_exchange_failed(struct session *s, const char *cond)
 {
+    auth_failed(s, cond, s->sasl ? sasl_username(s->sasl) : NULL);
+}
+
+/* ---- resource binding (RFC 6120 §7, and Bind 2) ---- */
+
+/* Binds s to a resource; a session bound to the same full JID already
+ * is replaced (RFC 6120 §7.7.2.2), a detached one too (it is freed once
+ * this turn is over). -1 with the error to give when it cannot be. */
+static int bind_resource(struct session *s, const char *resource,
+                         enum stanza_error *err, const char **text)
+{
+    struct jid j = JID_INIT;
+    if (jid_make(&j, s->username, srv.domain, resource) < 0) {
+        *err = SE_BAD_REQUEST;
+        *text = "invalid resource";
+        return -1;
+    }
+    if (sessions_count_user(s->username) >= MAX_RESOURCES_PER_ACCOUNT) {
+        jid_free(&j);
+        *err = SE_RESOURCE_CONSTRAINT;
+        *text = "too many resources";
+        return -1;
+    }
+    s->jid = j;
+    struct session *old = sessions_add(s);
+    if (old) {
+        c2s_stream_error(old, "conflict", "replaced by a new session");
+        session_end(old);
+        sessions_add(s);
+    }
+    return 0;
+}
+
+/* Tells the modules, once the client has been told. */
+static void announce_bound(struct session *s)
+{
+    log_info(s->id, "bound a resource");
+    struct hook_ctx h = { .sess = s, .from = &s->jid };
+    hooks_fire("session-bound", &h, NULL);
+}
+
+/* A Bind 2 resource is "tag/suffix" (XEP-0386 §3.2.1). The suffix is
+ * the same each time one client (its SASL2 user-agent id) of one
+ * account binds, so that a client coming back replaces the session it
+ * left behind; it shows a hash, never the id itself. Random without an
+ * id. */
+static void bind2_resource(const struct session *s, const char *ua_id,
+                           const struct stanza *bind, bool with_tag,
+                           struct buf *out)
+{
+    struct buf tag = BUF_INIT;
+    stanza_child_text(bind, NS_BIND2, "tag", &tag);
+    if (with_tag && buf_used(&tag) > 0 && buf_used(&tag) <= BIND2_TAG_MAX) {
+        buf_append(out, buf_data(&tag), buf_used(&tag));
+        buf_append_str(out, "/");
+    }
+    buf_free(&tag);
+    char suffix[17];
+    if (ua_id) {
+        struct buf id = BUF_INIT;
+        buf_printf(&id, "bind2:%s:%s", s->username, ua_id);
+        unsigned char d[32];
+        crypto_hash(CRYPTO_SHA256, buf_data(&id), buf_used(&id), d);
+        buf_free(&id);
+        for (int i = 0; i < 8; i++)
+            snprintf(suffix + 2 * i, 3, "%02x", d[i]);
+    } else {
+        crypto_random_token(suffix, 16);
+    }
+    buf_append_str(out, suffix);
+}
+
+/* Binds the resource a SASL2 <authenticate/> asked for with Bind 2 and
+ * lets modules enable the session features it asked for. false when
+ * nothing was bound: the client binds from the stream features then. */
+static bool bind2(struct session *s, struct sasl2_ctx *ctx,
+                  const struct stanza *bind)
+{
+    enum stanza_error err;
+    const char *text = NULL;
+    int r = -1;
+    for (int with_tag = 1; with_tag >= 0 && r < 0; with_tag--) {
+        struct buf res = BUF_INIT;
+        bind2_resource(s, ctx->user_agent_id, bind, with_tag, &res);
+        r = bind_resource(s, buf_cstr(&res), &err, &text);
+        buf_free(&res);
+        if (r < 0 && err != SE_BAD_REQUEST)
+            break; /* only a tag can make the resource invalid */
+    }
+    if (r < 0) {
+        log_info(s->id, "Bind 2 failed: %s", text);
+        return false;
+    }
+    ctx->bind = bind;
+    ctx->bound = stanza_add_child(ctx->success, NS_BIND2, "bound");
+    struct hook_ctx h = { .sess = s, .from = &s->jid, .data = ctx };
+    hooks_fire("bind2-bound", &h, NULL);
+    ctx->bind = NULL;
+    ctx->bound = NULL;
+    return true;
+}
+
+/* ---- authentication succeeded ---- */
+
+/* SASL2: one <success/> with the outcome of everything the request
+ * asked for, then the features of the authenticated stream, which is
+ * not restarted (XEP-0388 §2.6.1). */
+static void sasl2_succeeded(struct session *s, const char *mech,
+                            const struct buf *extra)
+{
+    struct stanza *req = s->sasl2_request; /* our reference now */
+    s->sasl2_request = NULL;
+    struct stanza *success = stanza_new(NS_SASL2, "success");
+    if (buf_used(extra)) {
+        struct buf b64 = BUF_INIT;
+        base64_encode(buf_data(extra), buf_used(extra), &b64);
+        stanza_add_text(stanza_add_child(success, NS_SASL2, "additional-data"),
+                        buf_data(&b64), buf_used(&b64));
+        buf_free(&b64);
+    }
+    struct stanza *ua = stanza_child(req, NS_SASL2, "user-agent");
+    struct scram_cb cbs[CB_TYPES];
+    struct sasl2_ctx ctx = {
+        .cbs = cbs,
+        .ncb = channel_bindings(s, cbs),
+        .request = req,
+        .mechanism = mech,
+        .user_agent_id = ua ? stanza_attr(ua, "id") : NULL,
+        .success = success,
+    };
+    struct hook_ctx h = { .sess = s, .data = &ctx };
+    hooks_fire("sasl2-success", &h, NULL); /* may resume: s is bound */
+    const struct stanza *bind = stanza_child(req, NS_BIND2, "bind");
+    bool bound_now = bind && !s->bound && bind2(s, &ctx, bind);
+    struct buf aid = BUF_INIT;
+    if (s->bound)
+        buf_append_str(&aid, s->jid.s);
+    else
+        buf_printf(&aid, "%s@%s", s->username, srv.domain);
+    stanza_add_text(
+        stanza_add_child(success, NS_SASL2, "authorization-identifier"),
+        buf_data(&aid), buf_used(&aid));
+    buf_free(&aid);
     struct buf *out = s->tr->begin(s);
-    buf_append_str(out, "<success xmlns='" NS_SASL "'>");
-    if (buf_used(extra))
-        base64_encode(buf_data(extra), buf_used(extra), out);
-    buf_append_str(out, "</success>");
+    xser_write(success, s->tr->framed ? "" : NS_CLIENT, out);
     s->tr->end(s);
-    s->username = xstrdup(sasl_username(s->sasl));
+    send_features(s);
+    if (bound_now)
+        announce_bound(s);
+    h.from = s->bound ? &s->jid : NULL;
+    hooks_fire("sasl2-done", &h, NULL);
+    stanza_unref(success);
+    stanza_unref(req);
+}
+
+static void auth_succeeded(struct session *s, const char *user,
+                           const char *mech, const struct buf *extra)
+{
+    bool sasl2 = s->sasl2_request != NULL;
+    if (!sasl2) {
+        struct buf *out = s->tr->begin(s);
+        buf_append_str(out, "<success xmlns='" NS_SASL "'>");
+        if (buf_used(extra))
+            base64_encode(buf_data(extra), buf_used(extra), out);
+        buf_append_str(out, "</success>");
+        s->tr->end(s);
+    }
+    s->username = xstrdup(user);
     s->authed = true;
     fail_clear(s, s->username);
-    log_info(s->id, "authenticated with %s", sasl_mech(s->sasl));
-    sasl_free(s->sasl);
+    log_info(s->id, "authenticated with %s%s", mech, sasl2 ? " (SASL2)" : "");
+    sasl_free(s->sasl); /* user and mech are not its own */
     s->sasl = NULL;
     xstream_set_max_stanza_size(s->xs, srv.cfg->max_stanza_size);
     timer_start(srv.loop, &s->timer, SHRINK_AFTER_MS, on_timer, s);
-    restart_stream(s);
+    if (sasl2)
+        sasl2_succeeded(s, mech, extra);
+    else
+        restart_stream(s);
 }
 
 /* The verdict on a password hashed off the loop. */
@@ -748,56 +954,60 @@ static void sasl_resumed(void *ud, enum sasl_result r, const char *cond)
     conn_pause_read(s->conn, false);
     if (r == SASL_SUCCESS) {
         struct buf none = BUF_INIT;
-        auth_succeeded(s, &none);
+        auth_succeeded(s, sasl_username(s->sasl), sasl_mech(s->sasl), &none);
     } else {
-        auth_failed(s, cond);
+        sasl_exchange_failed(s, cond);
     }
+}
+
+/* The decoded SASL data of an element: "=" is an empty message. NULL,
+ * or the failure condition. */
+static const char *sasl_data(const struct stanza *el, struct buf *out)
+{
+    struct buf text = BUF_INIT;
+    const char *cond = NULL;
+    stanza_text(el, &text);
+    if (buf_used(&text) > SASL_DATA_MAX)
+        cond = "malformed-request";
+    else if (!(buf_used(&text) == 1 && buf_data(&text)[0] == '=') &&
+             base64_decode(buf_data(&text), buf_used(&text), out) < 0)
+        cond = "incorrect-encoding";
+    buf_free(&text);
+    return cond;
 }
 
 static void sasl_feed(struct session *s, const struct stanza *el)
 {
-    struct buf text = BUF_INIT, in = BUF_INIT, out = BUF_INIT;
-    stanza_text(el, &text);
-    const char *cond = NULL;
-    if (buf_used(&text) > SASL_DATA_MAX) {
-        cond = "malformed-request";
-    } else if (!(buf_used(&text) == 1 && buf_data(&text)[0] == '=') &&
-               base64_decode(buf_data(&text), buf_used(&text), &in) < 0) {
-        cond = "incorrect-encoding";
-    } else {
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    const char *cond = sasl_data(el, &in);
+    if (!cond) {
         enum sasl_result r =
             sasl_step(s->sasl, buf_data(&in), buf_used(&in), &out, &cond);
         if (r == SASL_CONTINUE) {
             struct buf *o = s->tr->begin(s);
-            buf_append_str(o, "<challenge xmlns='" NS_SASL "'>");
+            buf_printf(o, "<challenge xmlns='%s'>", sasl_ns(s));
             base64_encode(buf_data(&out), buf_used(&out), o);
             buf_append_str(o, "</challenge>");
             s->tr->end(s);
         } else if (r == SASL_SUCCESS) {
-            auth_succeeded(s, &out);
+            auth_succeeded(s, sasl_username(s->sasl), sasl_mech(s->sasl),
+                           &out);
         } else if (r == SASL_PENDING) {
             /* Nothing else from this client is read until the verdict. */
             conn_pause_read(s->conn, true);
         }
     }
     if (cond)
-        auth_failed(s, cond);
-    buf_free(&text);
+        sasl_exchange_failed(s, cond);
     buf_free(&in);
     buf_free(&out);
 }
 
-static void handle_auth(struct session *s, const struct stanza *el)
+/* Starts one of our own mechanisms; text_el holds the initial response,
+ * NULL when the client sent none. */
+static void sasl_start(struct session *s, const char *mech,
+                       const struct stanza *text_el)
 {
-    if (!s->secure && !plaintext_allowed(s)) {
-        sasl_failure(s, "encryption-required");
-        return;
-    }
-    if (s->sasl || s->auth_delayed) {
-        c2s_stream_error(s, "policy-violation", "authentication in progress");
-        return;
-    }
-    const char *mech = stanza_attr(el, "mechanism");
     struct scram_cb cbs[CB_TYPES];
     unsigned ncb = channel_bindings(s, cbs);
     s->sasl = mech ? sasl_new(mech, true, cbs, ncb, sasl_resumed, s) : NULL;
@@ -808,34 +1018,121 @@ static void handle_auth(struct session *s, const struct stanza *el)
         sasl_failure(s, "invalid-mechanism");
         return;
     }
-    if (stanza_child(el, NULL, NULL) == NULL && el->nchildren == 0) {
+    if (!text_el) {
         /* No initial response: ask for it with an empty challenge. */
-        send_str(s, "<challenge xmlns='" NS_SASL "'/>");
+        struct buf *o = s->tr->begin(s);
+        buf_printf(o, "<challenge xmlns='%s'/>", sasl_ns(s));
+        s->tr->end(s);
         return;
     }
-    sasl_feed(s, el);
+    sasl_feed(s, text_el);
 }
 
-static void preauth_element(struct session *s, struct stanza *st)
+/* Whether a new exchange may start; answers the client when not. */
+static bool may_authenticate(struct session *s)
 {
-    if (is(st->ns, NS_TLS) && is(st->name, "starttls")) {
-        do_starttls(s);
-    } else if (is(st->ns, NS_SASL) && is(st->name, "auth")) {
-        handle_auth(s, st);
-    } else if (is(st->ns, NS_SASL) && is(st->name, "response")) {
-        if (!s->sasl)
+    if (s->sasl || s->auth_delayed) {
+        c2s_stream_error(s, "policy-violation", "authentication in progress");
+        return false;
+    }
+    if (!s->secure && !plaintext_allowed(s)) {
+        sasl_failure(s, "encryption-required");
+        return false;
+    }
+    return true;
+}
+
+static void handle_auth(struct session *s, const struct stanza *el)
+{
+    if (!may_authenticate(s))
+        return;
+    bool empty = stanza_child(el, NULL, NULL) == NULL && el->nchildren == 0;
+    sasl_start(s, stanza_attr(el, "mechanism"), empty ? NULL : el);
+}
+
+/* XEP-0388 <authenticate/>: a module that owns the mechanism (FAST
+ * tokens, one round trip) decides at once; the SCRAM and PLAIN
+ * exchanges run as with RFC 6120 SASL. */
+static void handle_authenticate(struct session *s, struct stanza *el)
+{
+    if (s->sasl || s->auth_delayed) {
+        c2s_stream_error(s, "policy-violation", "authentication in progress");
+        return;
+    }
+    s->sasl2_request = stanza_ref(el);
+    if (!may_authenticate(s))
+        return;
+    const char *mech = stanza_attr(el, "mechanism");
+    struct stanza *ua = stanza_child(el, NS_SASL2, "user-agent");
+    const char *ua_id = ua ? stanza_attr(ua, "id") : NULL;
+    if (!mech || (ua && (!ua_id || !*ua_id ||
+                         strlen(ua_id) > SASL2_USER_AGENT_ID_MAX))) {
+        sasl_failure(s, "malformed-request");
+        return;
+    }
+    struct stanza *initial = stanza_child(el, NS_SASL2, "initial-response");
+    struct scram_cb cbs[CB_TYPES];
+    struct buf in = BUF_INIT, extra = BUF_INIT;
+    struct sasl2_ctx ctx = {
+        .cbs = cbs,
+        .ncb = channel_bindings(s, cbs),
+        .request = el,
+        .mechanism = mech,
+        .user_agent_id = ua_id,
+        .additional = &extra,
+    };
+    const char *cond = initial ? sasl_data(initial, &in) : NULL;
+    ctx.response = buf_data(&in);
+    ctx.response_len = buf_used(&in);
+    struct hook_ctx h = { .sess = s, .data = &ctx };
+    if (cond)
+        sasl_failure(s, cond);
+    else if (hooks_fire("sasl2-authenticate", &h, NULL) != HOOK_HANDLED)
+        sasl_start(s, mech, initial);
+    else if (ctx.cond)
+        auth_failed(s, ctx.cond, ctx.username);
+    else
+        auth_succeeded(s, ctx.username, mech, &extra);
+    free(ctx.username);
+    buf_free(&in);
+    buf_free(&extra);
+}
+
+/* <response/> or <abort/> of the exchange under way, in its namespace. */
+static void sasl_continue(struct session *s, const struct stanza *el)
+{
+    bool same = s->sasl && is(el->ns, sasl_ns(s));
+    if (is(el->name, "response")) {
+        if (!same)
             c2s_stream_error(s, "policy-violation", "no authentication");
         else if (sasl_pending(s->sasl))
             c2s_stream_error(s, "policy-violation",
                              "response before the last one was answered");
         else
-            sasl_feed(s, st);
-    } else if (is(st->ns, NS_SASL) && is(st->name, "abort")) {
-        if (s->sasl && sasl_pending(s->sasl))
-            conn_pause_read(s->conn, false);
-        sasl_free(s->sasl);
-        s->sasl = NULL;
-        sasl_failure(s, "aborted");
+            sasl_feed(s, el);
+        return;
+    }
+    if (s->sasl && sasl_pending(s->sasl))
+        conn_pause_read(s->conn, false);
+    sasl_free(s->sasl);
+    s->sasl = NULL;
+    if (!s->sasl2_request && is(el->ns, NS_SASL2))
+        s->sasl2_request = stanza_ref((struct stanza *)el);
+    sasl_failure(s, "aborted");
+}
+
+static void preauth_element(struct session *s, struct stanza *st)
+{
+    bool sasl = is(st->ns, NS_SASL), sasl2 = is(st->ns, NS_SASL2);
+    if (is(st->ns, NS_TLS) && is(st->name, "starttls")) {
+        do_starttls(s);
+    } else if (sasl && is(st->name, "auth")) {
+        handle_auth(s, st);
+    } else if (sasl2 && is(st->name, "authenticate")) {
+        handle_authenticate(s, st);
+    } else if ((sasl || sasl2) &&
+               (is(st->name, "response") || is(st->name, "abort"))) {
+        sasl_continue(s, st);
     } else if (is(st->ns, NS_CLIENT) && is(st->name, "iq") &&
                (s->secure || plaintext_allowed(s))) {
         /* In-band registration is the one thing a stranger may ask. */
@@ -900,26 +1197,13 @@ static void handle_bind(struct session *s, struct stanza *iq,
     } else {
         resource = buf_cstr(&res);
     }
-    struct jid j = JID_INIT;
-    int r = jid_make(&j, s->username, srv.domain, resource);
+    enum stanza_error err;
+    const char *text;
+    int r = bind_resource(s, resource, &err, &text);
     buf_free(&res);
     if (r < 0) {
-        reply_error(s, iq, SE_BAD_REQUEST, "invalid resource");
+        reply_error(s, iq, err, text);
         return;
-    }
-    if (sessions_count_user(s->username) >= MAX_RESOURCES_PER_ACCOUNT) {
-        jid_free(&j);
-        reply_error(s, iq, SE_RESOURCE_CONSTRAINT, "too many resources");
-        return;
-    }
-    s->jid = j;
-    struct session *old = sessions_add(s);
-    if (old) {
-        /* RFC 6120 §7.7.2.2: the newer session wins (a detached one
-         * too: it is freed once this turn is over). */
-        c2s_stream_error(old, "conflict", "replaced by a new session");
-        session_end(old);
-        sessions_add(s);
     }
     struct stanza *result, *b;
     reply_result(s, iq, &result, NS_BIND, "bind");
@@ -928,9 +1212,7 @@ static void handle_bind(struct session *s, struct stanza *iq,
     stanza_add_text(jid_el, s->jid.s, strlen(s->jid.s));
     session_send(s, result);
     stanza_unref(result);
-    log_info(s->id, "bound a resource");
-    struct hook_ctx h = { .sess = s, .from = &s->jid };
-    hooks_fire("session-bound", &h, NULL);
+    announce_bound(s);
 }
 
 static void authed_element(struct session *s, struct stanza *st)

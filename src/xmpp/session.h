@@ -102,6 +102,8 @@ struct session {
     struct xstream *xs;
     struct xstream *retired_xs; /* stopped parser, freed after its feed */
     struct sasl *sasl;
+    struct stanza *sasl2_request; /* <authenticate/> of a SASL2 exchange
+                                     under way (XEP-0388), a reference */
     unsigned state;
     bool header_sent;
     bool opened;             /* framed: <open/> received on this stream */
