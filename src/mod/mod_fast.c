@@ -20,8 +20,8 @@
  * one used in the second half of its life is replaced in the
  * <success/> (rotation); <fast invalidate='true'/> deletes the token
  * used. Tokens are kept in the store (kv, namespace urn:xmpp:fast:0),
- * survive restarts and go with the account; a password change (in-band
- * or with thekectl) does not revoke them yet.
+ * survive restarts and go with the account; a new password (in-band
+ * or with thekectl) revokes them (store.h).
  *
  * FAST is offered where PLAIN is (c2s offers SASL2 only there). The
  * replay counter ('count') matters only for TLS 0-RTT, which theke does
@@ -43,7 +43,7 @@
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
-#define NS_FAST "urn:xmpp:fast:0"
+#define NS_FAST STORE_NS_LOGIN_TOKENS
 #define HT_HASH_LEN 32  /* SHA-256 */
 #define TOKEN_LEN 43    /* [A-Za-z0-9]: 256 bits */
 #define TOKEN_PREFIX "secret-token:fast-"
@@ -110,7 +110,7 @@ static bool token_load(const char *user, const char *ua_id, const char *slot,
     slot_key(ua_id, slot, key);
     struct buf v = BUF_INIT;
     bool ok = false;
-    if (store_kv_get(srv.store, user, NS_FAST, key, &v) == 0) {
+    if (store_kv_get(srv.store, user, STORE_NS_LOGIN_TOKENS, key, &v) == 0) {
         char mech[32], secret[sizeof(t->secret)];
         ok = sscanf(buf_cstr(&v), "%31s %" SCNd64 " %63s", mech, &t->expires,
                     secret) == 3 &&
@@ -133,7 +133,7 @@ static void token_save(const char *user, const char *ua_id, const char *slot,
     slot_key(ua_id, slot, key);
     int n = snprintf(value, sizeof(value), "%s %" PRId64 " %s",
                      mechs[t->mech].name, t->expires, t->secret);
-    store_kv_put(srv.store, user, NS_FAST, key, value, (size_t)n);
+    store_kv_put(srv.store, user, STORE_NS_LOGIN_TOKENS, key, value, (size_t)n);
     explicit_bzero(value, sizeof(value));
 }
 
@@ -142,7 +142,7 @@ static void token_delete(const char *user, const char *ua_id,
 {
     char key[SLOT_KEY_MAX];
     slot_key(ua_id, slot, key);
-    store_kv_del(srv.store, user, NS_FAST, key);
+    store_kv_del(srv.store, user, STORE_NS_LOGIN_TOKENS, key);
 }
 
 /* HMAC-SHA-256(token, label || channel binding). */

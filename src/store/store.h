@@ -244,7 +244,11 @@ int store_commit_turn(struct store *st, int *next_ms);
 int store_user_create(struct store *st, const char *user,
                       const struct scram_creds *sha1,
                       const struct scram_creds *sha256);
-/* -ERR_NOTFOUND when the user does not exist. */
+/* The kv namespace of login tokens (FAST, XEP-0484), which a new
+ * password revokes. */
+#define STORE_NS_LOGIN_TOKENS "urn:xmpp:fast:0"
+/* Sets a new password, revoking the account's login tokens.
+ * -ERR_NOTFOUND when the user does not exist. */
 int store_user_set_creds(struct store *st, const char *user,
                          const struct scram_creds *sha1,
                          const struct scram_creds *sha256);

@@ -79,6 +79,7 @@ enum q {
     Q_KV_GET,
     Q_KV_PUT,
     Q_KV_DEL,
+    Q_KV_DEL_NS,
     Q_ARCHIVE_APPEND,
     Q_ARCHIVE_SEQ,
     Q_ARCHIVE_ASC,
@@ -208,6 +209,7 @@ static const char *const sql_text[Q_COUNT] = {
         "INSERT INTO kv (username, ns, key, value) VALUES (?1, ?2, ?3, ?4)"
         " ON CONFLICT (username, ns, key) DO UPDATE SET value = excluded.value",
     [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
+    [Q_KV_DEL_NS] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2",
     [Q_ARCHIVE_APPEND] =
         "INSERT INTO archive (seq, username, ts, with_bare, with_res, xml)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -673,6 +675,8 @@ static int sqlite_user_set_creds(struct store *st, const char *user,
     buf_free(&c2);
     if (r == 0)
         return -ERR_NOTFOUND;
+    if (r > 0)
+        r = run(s, Q_KV_DEL_NS, "tt", user, STORE_NS_LOGIN_TOKENS);
     return r < 0 ? r : 0;
 }
 
