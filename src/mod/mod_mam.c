@@ -48,6 +48,7 @@
 #include "store/store.h"
 #include "xml/xser.h"
 #include "xmpp/errors.h"
+#include "xmpp/sasl2.h"
 #include "xmpp/server.h"
 #include "xmpp/session.h"
 
@@ -698,20 +699,18 @@ static void keep_one(void *ud, const struct archive_msg *m)
     r->ts_ms = m->ts_ms;
 }
 
-/* §5 (archive metadata): the first and last message of the archive. */
-static int metadata_get(struct hook_ctx *h, struct stanza *iq)
+/* §5 (archive metadata): the first and last message of user's archive,
+ * added to parent. */
+static void add_metadata(const char *user, struct stanza *parent)
 {
-    if (!own_account(h))
-        return -SE_FORBIDDEN;
-    struct stanza *res = iq_result(iq);
-    struct stanza *meta = stanza_add_child(res, NS_MAM, "metadata");
+    struct stanza *meta = stanza_add_child(parent, NS_MAM, "metadata");
     static const char *const names[] = { "start", "end" };
     for (int i = 0; i < 2; i++) {
         struct archive_filter f = ARCHIVE_FILTER_ALL;
         f.newest_first = i == 1;
         f.limit = 1;
         struct row r = { 0 };
-        if (store_archive_query(srv.store, h->user, &f, keep_one, &r) == 0 &&
+        if (store_archive_query(srv.store, user, &f, keep_one, &r) == 0 &&
             r.id) {
             char stamp[DATETIME_MAX];
             datetime_format(r.ts_ms, true, stamp);
@@ -721,9 +720,27 @@ static int metadata_get(struct hook_ctx *h, struct stanza *iq)
         }
         free(r.id);
     }
+}
+
+static int metadata_get(struct hook_ctx *h, struct stanza *iq)
+{
+    if (!own_account(h))
+        return -SE_FORBIDDEN;
+    struct stanza *res = iq_result(iq);
+    add_metadata(h->user, res);
     iq_send_reply(h, res);
     stanza_unref(res);
     return HOOK_HANDLED;
+}
+
+/* Bind 2 (XEP-0386 §3.2): the state of the archive as the session
+ * begins, so that the client knows what to fetch. */
+static int bind2_bound(struct hook_ctx *h, struct stanza *st)
+{
+    (void)st;
+    struct sasl2_ctx *ctx = h->data;
+    add_metadata(h->sess->username, ctx->bound);
+    return HOOK_PASS;
 }
 
 /* ---- preferences over XMPP (§6) ---- */
@@ -852,6 +869,7 @@ int mod_mam_init(struct mod *m)
     mod_hook_iq(m, IQ_GET, TO_BARE, NS_MAM, "query", query_get, PRIO_DEFAULT);
     mod_hook_iq(m, IQ_GET, TO_BARE, NS_MAM, "metadata", metadata_get,
                 PRIO_DEFAULT);
+    mod_hook(m, "bind2-bound", bind2_bound, PRIO_DEFAULT);
     mod_hook_iq(m, IQ_GET, TO_BARE, NS_MAM, "prefs", prefs_get, PRIO_DEFAULT);
     mod_hook_iq(m, IQ_SET, TO_BARE, NS_MAM, "prefs", prefs_set, PRIO_DEFAULT);
     if (srv.cfg && srv.cfg->archive_retention_days > 0 && srv.loop)

@@ -10,8 +10,8 @@ on the wire, driven by a hand-written client over TLS.
   <failure/>; the stream stays usable and the next attempt succeeds.
 - One <authenticate/> with PLAIN binds "raw/...", enables carbons,
   stream management and the inactive state, and asks for an -ENDP token:
-  one <success/> carries the full JID, <bound/> with <enabled/>, and the
-  token; the features that follow offer neither bind nor stream
+  one <success/> carries the full JID, <bound/> with <enabled/> and the
+  archive's metadata, and the token; the features that follow offer neither bind nor stream
   management; carbons and stream management work on the session.
 - HT-SHA-256-ENDP logs in with the token bound to the TLS certificate and
   the server proves it knows the token too; the same token with -NONE,
@@ -121,8 +121,9 @@ async def main(srv):
     check(m and re.fullmatch(r"alice@localhost/raw/[0-9a-f]{16}", m.group(1)),
           "authorization identifier: %s" % out)
     jid = m.group(1)
-    check(re.search(r"<bound xmlns=['\"]%s['\"]>\s*<enabled xmlns=['\"]%s['\"]"
-                    r"[^>]*resume=['\"]true" % (NS_BIND2, NS_SM), out),
+    check(re.search(r"<bound xmlns=['\"]%s['\"]>(?:(?!</bound>).)*"
+                    r"<enabled xmlns=['\"]%s['\"][^>]*resume=['\"]true"
+                    % (NS_BIND2, NS_SM), out),
           "no <enabled/> in <bound/>: %s" % out)
     tok = re.search(r"<token xmlns=['\"]%s['\"][^>]*" % NS_FAST, out)
     check(tok, "no token: %s" % out)
@@ -190,6 +191,12 @@ async def main(srv):
         "<bind xmlns='%s'><tag>raw</tag></bind>" % NS_BIND2)
     check("<authorization-identifier>%s<" % jid in out,
           "same client, same resource: %s" % out)
+    # <bound/> tells the state of the archive (alice's desk wrote to bob).
+    check(re.search(r"<bound xmlns=['\"]%s['\"]>(?:(?!</bound>).)*"
+                    r"<metadata xmlns=['\"]"
+                    r"urn:xmpp:mam:2['\"]><start id=['\"][^'\"]+['\"] "
+                    r"timestamp=['\"]\d{4}-[^>]*/><end id=" % NS_BIND2, out),
+          "no archive metadata in <bound/>: %s" % out)
     await theke.in_thread(r.expect_stream_error, "conflict", 5)
     r2.close()
 
