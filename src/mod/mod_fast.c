@@ -103,24 +103,38 @@ static void slot_key(const char *ua_id, const char *slot, char *out)
     snprintf(out + 32, SLOT_KEY_MAX - 32, ".%s", slot);
 }
 
+/* Parses "MECHANISM EXPIRY TOKEN". */
+static bool token_parse(const char *v, struct token *t)
+{
+    const char *sp1 = strchr(v, ' ');
+    const char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (!sp2)
+        return false;
+    char mech[32];
+    size_t ml = (size_t)(sp1 - v), tl = strlen(sp2 + 1);
+    if (ml >= sizeof(mech) || tl == 0 || tl >= sizeof(t->secret))
+        return false;
+    memcpy(mech, v, ml);
+    mech[ml] = '\0';
+    char *end;
+    long long expires = strtoll(sp1 + 1, &end, 10);
+    if (end != sp2 || mech_index(mech) < 0)
+        return false;
+    t->mech = (unsigned)mech_index(mech);
+    t->expires = expires;
+    memcpy(t->secret, sp2 + 1, tl + 1);
+    return true;
+}
+
 static bool token_load(const char *user, const char *ua_id, const char *slot,
                        struct token *t)
 {
     char key[SLOT_KEY_MAX];
     slot_key(ua_id, slot, key);
     struct buf v = BUF_INIT;
-    bool ok = false;
-    if (store_kv_get(srv.store, user, STORE_NS_LOGIN_TOKENS, key, &v) == 0) {
-        char mech[32], secret[sizeof(t->secret)];
-        ok = sscanf(buf_cstr(&v), "%31s %" SCNd64 " %63s", mech, &t->expires,
-                    secret) == 3 &&
-             mech_index(mech) >= 0 && strlen(secret) < sizeof(t->secret);
-        if (ok) {
-            t->mech = (unsigned)mech_index(mech);
-            memcpy(t->secret, secret, strlen(secret) + 1);
-        }
-        explicit_bzero(secret, sizeof(secret));
-    }
+    bool ok = store_kv_get(srv.store, user, STORE_NS_LOGIN_TOKENS, key,
+                           &v) == 0 &&
+              token_parse(buf_cstr(&v), t);
     explicit_bzero(buf_data(&v), buf_used(&v));
     buf_free(&v);
     return ok;

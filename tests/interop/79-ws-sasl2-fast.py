@@ -10,7 +10,8 @@ Then its
 connection drops without a word; bob writes meanwhile; the client comes
 back with the token (HT-SHA-256-NONE, its password is not used) and
 resumes the session inside the same <authenticate/>: bob's message
-arrives exactly once. A fresh process that has only the token (and a
+arrives exactly once, and the archive holds both messages. A fresh
+process that has only the token (and a
 wrong password) logs in with it, also after the server restarted; a
 tampered token does not log in."""
 import asyncio
@@ -135,6 +136,14 @@ async def main(srv):
     check("authenticated with SCRAM-SHA-1" not in
           log.split("session detached", 1)[1],
           "the password was used again after the cut")
+    # The conversation is in the archive, in order.
+    node.say("archive")
+    await node.wait(lambda l: l.startswith("fin "), "the archive's answer")
+    history = [l[len("archived "):] for l in node.lines
+               if l.startswith("archived ")]
+    check(history == ["hello 1", "while away"] and
+          "fin complete=true" in node.lines,
+          "archive: %r" % node.lines)
     node.say("close")
     code, err = await node.finish("the client")
     check(code == 0 and node.lines[-1:] == ["closed"],

@@ -10,9 +10,10 @@
 //       a fresh process that has only the token: logs in with it
 //
 // Prints one line per step on stdout ("online JID", "sm on", "token
-// MECHANISM", "received BODY", "cut", "resumed", "closed"); the Python
-// test driving it (tests/interop/79-ws-sasl2-fast.py) checks them and
-// tells it when to go on with "go" and "close" on stdin.
+// MECHANISM", "received BODY", "cut", "resumed", "archived BODY" per
+// message of the archive, "fin complete=..", "closed"); the Python test
+// driving it (tests/interop/79-ws-sasl2-fast.py) checks them and tells
+// it when to go on with "go", "archive" and "close" on stdin.
 import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { client, xml } from "@xmpp/client";
@@ -104,6 +105,27 @@ const resumed = new Promise((resolve) => sm.once("resumed", resolve));
 await xmpp.reconnect.reconnect();
 await resumed;
 console.log("resumed");
+
+// The history from the archive (XEP-0313), one page.
+await waitFor("archive");
+const queryid = "history";
+const archived = [];
+const collect = (stanza) => {
+  const result = stanza.getChild("result", "urn:xmpp:mam:2");
+  if (!stanza.is("message") || result?.attrs.queryid !== queryid) return;
+  const m = result.getChild("forwarded", "urn:xmpp:forward:0")?.getChild("message");
+  archived.push(m?.getChildText("body"));
+};
+xmpp.on("stanza", collect);
+const answer = await xmpp.iqCaller.request(
+  xml("iq", { type: "set" },
+    xml("query", { xmlns: "urn:xmpp:mam:2", queryid },
+      xml("set", { xmlns: "http://jabber.org/protocol/rsm" }, xml("max", {}, "50")))),
+);
+xmpp.removeListener("stanza", collect);
+for (const body of archived) console.log(`archived ${body}`);
+const fin = answer.getChild("fin", "urn:xmpp:mam:2");
+console.log(`fin complete=${fin?.attrs.complete}`);
 await waitFor("close");
 
 writeFileSync(tokenFile, JSON.stringify({ agent: agentId, token }));
