@@ -6,8 +6,9 @@
  *     held, the latest per sender only, and sent when the client says
  *     <active/> again (or when more than MAX_HELD senders are waiting,
  *     which costs one wake-up instead of unbounded memory);
- *   - messages with nothing but chat states (XEP-0085) are dropped:
- *     "typing" is stale by the time anyone looks;
+ *   - messages with nothing but chat states (XEP-0085) are dropped,
+ *     and carbon copies (XEP-0280) of such messages too: "typing" is
+ *     stale by the time anyone looks;
  *   - everything else (messages with a body, subscription requests,
  *     iq, errors) goes out at once.
  * A stream starts active, a resumed one too (XEP-0198): the held
@@ -25,6 +26,9 @@
 #include "xmpp/session.h"
 
 #define NS_CSI "urn:xmpp:csi:0"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_CLIENT "jabber:client"
 #define MAX_HELD 256 /* senders whose presence is held per session */
 
 struct csi {
@@ -85,6 +89,21 @@ static void hold(struct session *s, struct csi *c, const struct stanza *p)
     c->held[c->nheld++] = stanza_copy(p);
 }
 
+/* A chat state alone, or the carbon copy of one. */
+static bool only_chat_state(const struct stanza *m)
+{
+    if (message_only_chat_state(m))
+        return true;
+    const struct stanza *copy = stanza_child(m, NS_CARBONS, "received");
+    if (!copy)
+        copy = stanza_child(m, NS_CARBONS, "sent");
+    const struct stanza *fwd =
+        copy ? stanza_child(copy, NS_FORWARD, "forwarded") : NULL;
+    const struct stanza *inner =
+        fwd ? stanza_child(fwd, NS_CLIENT, "message") : NULL;
+    return inner && message_only_chat_state(inner);
+}
+
 static int out(struct hook_ctx *h, struct stanza *st)
 {
     struct csi *c = session_slot(h->sess, slot);
@@ -97,7 +116,7 @@ static int out(struct hook_ctx *h, struct stanza *st)
         hold(h->sess, c, st);
         return HOOK_HANDLED;
     }
-    if (is(st->name, "message") && message_only_chat_state(st))
+    if (is(st->name, "message") && only_chat_state(st))
         return HOOK_HANDLED;
     return HOOK_PASS;
 }

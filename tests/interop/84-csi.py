@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """XEP-0352 with slixmpp: csi is offered after login; while a client is
-inactive it gets messages with a body at once, no presence updates and
-no chat-state-only messages; subscription requests still flow; when it
+inactive it gets messages with a body at once (carbons too), no presence
+updates and no chat-state-only messages (nor carbons of them); subscription requests still flow; when it
 is active again it gets the latest presence of each contact, once, and
 later updates flow normally again."""
 import xml.etree.ElementTree as ET
@@ -21,12 +21,17 @@ async def main(srv):
     alice2 = await srv.client("alice", resource="b")
     bob = theke.Client(srv, srv.jid("bob") + "/phone", srv.users["bob"])
     bob.register_plugin("xep_0352")
+    bob.register_plugin("xep_0280")
+    bob.copies = theke.Inbox("carbons")
+    bob.add_event_handler("carbon_sent", bob.copies.put)
     await bob.login()
     check(bob.plugin["xep_0352"].enabled,
           "no <csi xmlns='urn:xmpp:csi:0'/> in the stream features")
     await bob.get_roster(timeout=10)
     bob.send_presence()
     await befriend(alice, bob)
+    await bob.plugin["xep_0280"].enable(timeout=10)
+    bob_desk = await srv.client("bob", resource="desk")
     await bob.ping_server()
     bob.presences.take_all()
 
@@ -41,6 +46,16 @@ async def main(srv):
     alice.chat(bob.boundjid.full, "hello while inactive")
     await bob.messages.get(theke.body_is("hello while inactive"), 10,
                            "a message with a body while inactive")
+    # Carbons of bob's other resource: the chat state is dropped, the
+    # message comes.
+    m = bob_desk.make_message(alice.boundjid.bare, mtype="chat")
+    m.append(ET.Element("{%s}composing" % NS_CHATSTATES))
+    m.send()
+    bob_desk.chat(alice.boundjid.bare, "from the desk")
+    c = await bob.copies.get(lambda m: m["carbon_sent"]["body"] != "", 10,
+                             "the carbon of a message while inactive")
+    check(c["carbon_sent"]["body"] == "from the desk",
+          "the chat state's carbon came first: %s" % c)
     carol = await srv.client("carol", resource="c")
     carol.send_presence(pto=bob.boundjid.bare, ptype="subscribe")
     await bob.presences.get(theke.presence_is("subscribe", carol.boundjid.bare),
@@ -50,6 +65,7 @@ async def main(srv):
                              what="presence updates while inactive")
     await bob.messages.none(lambda m: m["body"] == "", wait=0.1,
                             what="chat states while inactive")
+    await bob.copies.none(wait=0.1, what="a chat state's carbon while inactive")
 
     bob.plugin["xep_0352"].send_active()
     p = await bob.presences.get(
