@@ -14,6 +14,8 @@
 #   BENCH_SERVERS="theke prosody"   which servers (default: all three)
 #   BENCH_QUICK=1                   small sizes and short runs, to check
 #                                   the pipeline (about 2 minutes)
+#   BENCH_PEER_ARCHIVE=1            Prosody and ejabberd archive every
+#                                   message (mod_mam) as theke does
 #
 # The peers are installed from Debian with apt-get if missing; see the
 # comments in bench/peers/prosody.sh and ejabberd.sh for their

@@ -18,7 +18,12 @@
 #   auth_scram_hash: sha256), 4096 iterations (ejabberd's fixed count,
 #   checked after the first account is created);
 # - the VM with 2 schedulers (+S 2:2, the machine has 2 cores), kernel
-#   poll and the process and port limits ejabberdctl sets.
+#   poll and the process and port limits ejabberdctl sets;
+# - with BENCH_PEER_ARCHIVE=1, mod_mam archiving every chat message
+#   (default: always), as theke always does, in Mnesia, ejabberd's
+#   default database (with SQLite, through Debian's erlang-p1-sqlite3
+#   and ejabberd's lite.sql schema, it was slower here: 350 messages/s
+#   for 50 pairs with one message in flight, against 1 300 in Mnesia).
 # The node is started directly as the ejabberd user through setpriv,
 # not through ejabberdctl: that one switches users with su, whose PAM
 # session resets the descriptor limit to 1 024. The Erlang distribution
@@ -98,6 +103,13 @@ modules:
     access_max_user_messages: max_user_offline_messages
   mod_version: {}
 EOF
+    if [ "${BENCH_PEER_ARCHIVE:-0}" = 1 ]; then
+        cat >> "$dir/ejabberd.yml" <<EOF
+  mod_mam:
+    default: always
+    db_type: mnesia
+EOF
+    fi
     chown -R ejabberd:ejabberd "$dir"
     cd "$dir/spool"
     peer_launch "$dir" "$port" "$dir/logs/erl.out" \

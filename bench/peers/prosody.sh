@@ -15,7 +15,10 @@
 # - mod_limits not loaded (Debian's own config loads it at 10 kB/s);
 # - no s2s, no HTTP; c2s on 127.0.0.1:PORT allows plaintext and PLAIN and
 #   offers STARTTLS, direct TLS on 127.0.0.1:TLSPORT, self-signed cert;
-# - internal_hashed accounts (SCRAM-SHA-1) with 4096 iterations.
+# - internal_hashed accounts (SCRAM-SHA-1) with 4096 iterations;
+# - with BENCH_PEER_ARCHIVE=1, mod_mam archiving every chat message
+#   (default_archive_policy = true) in Prosody's default archive storage
+#   (internal, files under DIR/data), as theke always does.
 # Prosody refuses to run as root, so it runs as the prosody user through
 # setpriv (which, unlike su, keeps the raised descriptor limit), with its
 # data in DIR owned by that user.
@@ -30,6 +33,10 @@ start() {
     peer_no_service prosody /run/prosody/prosody.pid
     mkdir -p "$dir/data"
     echo "$domain" > "$dir/domain"
+    local archive=""
+    if [ "${BENCH_PEER_ARCHIVE:-0}" = 1 ]; then
+        archive='"mam";'
+    fi
     peer_cert "$dir" "$domain" prosody:prosody
     # The certificate directory Prosody indexes at start (certmanager).
     mkdir -p "$dir/certs"
@@ -62,8 +69,10 @@ certificates = "$dir/certs"
 ssl = { certificate = "$dir/cert.pem", key = "$dir/key.pem" }
 
 modules_enabled = {
-    "roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
+    "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; $archive
 }
+default_archive_policy = true
+archive_expires_after = "1w"
 modules_disabled = { "limits"; "s2s"; "s2s_auth_certs" }
 
 VirtualHost "$domain"
