@@ -101,6 +101,11 @@ enum q {
     Q_INVITE_DEL,
     Q_INVITE_PURGE,
     Q_ARCHIVE_NEXT_SEQ,
+    Q_ARCHIVE_MSG_APPEND,
+    Q_ARCHIVE_HWM,
+    Q_ARCHIVE_ENTRY_DEL,
+    Q_ARCHIVE_MSG_DEL,
+    Q_ARCHIVE_USER_GC,
     Q_SECRET_GET,
     Q_SECRET_PUT,
     Q_UPLOAD_PUT,
@@ -122,19 +127,34 @@ enum q {
 };
 
 #define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
-#define ARCHIVE_COLS "seq, ts, with_bare, with_res, xml"
+#define ARCHIVE_COLS "a.seq, a.ts, a.with_bare, a.with_res, m.xml"
 #define UPLOAD_COLS                                                            \
     "token, username, filename, size, content_type, created_at, done"
 /* ?1 user, ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive
  * time bounds; the queries add ?6 the limit, then the 'with' filter
  * (?7 bare JID, ?8 resource or NULL); the counts take it as ?6, ?7.
  * Two statements per filter shape rather than "?7 IS NULL OR ...", so
- * that each uses the index that fits it. */
-#define ARCHIVE_WHERE                                                          \
-    " FROM archive WHERE username = ?1 AND seq > ?2 AND seq < ?3"              \
-    " AND ts >= ?4 AND ts <= ?5"
+ * that each uses the index that fits it. The entries (archive a) are
+ * filtered; their message's text (archive_msg m) is read only for the
+ * rows returned, and counting needs none. The entries' primary key
+ * holds every column, so without stats the planner would walk it rather
+ * than archive_by_with for a 'with' filter: INDEXED BY says which. */
+#define ARCHIVE_FILTER                                                         \
+    " WHERE a.username = ?1 AND a.seq > ?2 AND a.seq < ?3"                     \
+    " AND a.ts >= ?4 AND a.ts <= ?5"
+#define ARCHIVE_JOIN " JOIN archive_msg m ON m.seq = a.seq"
+#define ARCHIVE_WHERE " FROM archive a" ARCHIVE_JOIN ARCHIVE_FILTER
+#define ARCHIVE_WITH_WHERE(a, b)                                               \
+    " FROM archive a INDEXED BY archive_by_with" ARCHIVE_JOIN ARCHIVE_FILTER   \
+    ARCHIVE_WITH(a, b)
 #define ARCHIVE_WITH(a, b)                                                     \
-    " AND with_bare = ?" a " AND (?" b " IS NULL OR with_res = ?" b ")"
+    " AND a.with_bare = ?" a " AND (?" b " IS NULL OR a.with_res = ?" b ")"
+/* The oldest messages by seq, which is the order they were archived in
+ * (no index on ts to maintain for every message), of which those before
+ * ?1 go; ?2 rows are looked at. */
+#define ARCHIVE_PURGE_BATCH                                                    \
+    " FROM (SELECT seq, ts, user_a, user_b FROM archive_msg ORDER BY seq"     \
+    " LIMIT ?2) WHERE ts < ?1"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -211,31 +231,49 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
     [Q_KV_DEL_NS] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2",
     [Q_ARCHIVE_APPEND] =
-        "INSERT INTO archive (seq, username, ts, with_bare, with_res, xml)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO archive (username, seq, ts, with_bare, with_res)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_ARCHIVE_MSG_APPEND] =
+        "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_ARCHIVE_HWM] =
+        "INSERT INTO counters (name, value) VALUES ('archive-seq', ?1)"
+        " ON CONFLICT (name) DO UPDATE SET"
+        " value = MAX(value, excluded.value)",
     [Q_ARCHIVE_SEQ] = "SELECT seq FROM archive WHERE username = ?1 AND seq = ?2",
     [Q_ARCHIVE_ASC] =
-        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY seq LIMIT ?6",
+        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY a.seq LIMIT ?6",
     [Q_ARCHIVE_DESC] =
-        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY seq DESC LIMIT ?6",
-    [Q_ARCHIVE_WITH_ASC] = "SELECT " ARCHIVE_COLS ARCHIVE_WHERE ARCHIVE_WITH(
-        "7", "8") " ORDER BY seq LIMIT ?6",
-    [Q_ARCHIVE_WITH_DESC] = "SELECT " ARCHIVE_COLS ARCHIVE_WHERE ARCHIVE_WITH(
-        "7", "8") " ORDER BY seq DESC LIMIT ?6",
-    [Q_ARCHIVE_COUNT] = "SELECT COUNT(*)" ARCHIVE_WHERE,
-    [Q_ARCHIVE_WITH_COUNT] =
-        "SELECT COUNT(*)" ARCHIVE_WHERE ARCHIVE_WITH("6", "7"),
-    [Q_ARCHIVE_GET] =
-        "SELECT " ARCHIVE_COLS " FROM archive WHERE username = ?1 AND seq = ?2",
-    /* The oldest rows by seq, which is the order they were archived in:
-     * no index on ts to maintain for every message. */
-    [Q_ARCHIVE_PURGE] =
-        "DELETE FROM archive WHERE seq IN (SELECT seq FROM (SELECT seq, ts"
-        " FROM archive ORDER BY seq LIMIT ?2) WHERE ts < ?1)",
+        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY a.seq DESC LIMIT ?6",
+    [Q_ARCHIVE_WITH_ASC] = "SELECT " ARCHIVE_COLS ARCHIVE_WITH_WHERE(
+        "7", "8") " ORDER BY a.seq LIMIT ?6",
+    [Q_ARCHIVE_WITH_DESC] = "SELECT " ARCHIVE_COLS ARCHIVE_WITH_WHERE(
+        "7", "8") " ORDER BY a.seq DESC LIMIT ?6",
+    [Q_ARCHIVE_COUNT] = "SELECT COUNT(*) FROM archive a" ARCHIVE_FILTER,
+    [Q_ARCHIVE_WITH_COUNT] = "SELECT COUNT(*) FROM archive a"
+                             " INDEXED BY archive_by_with" ARCHIVE_FILTER
+                                 ARCHIVE_WITH("6", "7"),
+    [Q_ARCHIVE_GET] = "SELECT " ARCHIVE_COLS
+                      " FROM archive a JOIN archive_msg m ON m.seq = a.seq"
+                      " WHERE a.username = ?1 AND a.seq = ?2",
+    [Q_ARCHIVE_PURGE] = "SELECT seq, user_a, user_b" ARCHIVE_PURGE_BATCH,
+    [Q_ARCHIVE_ENTRY_DEL] = "DELETE FROM archive WHERE username = ?1"
+                            " AND seq = ?2",
+    [Q_ARCHIVE_MSG_DEL] = "DELETE FROM archive_msg WHERE seq = ?1",
+    /* Before an account's entries go: its messages that no other
+     * account holds an entry of. */
+    [Q_ARCHIVE_USER_GC] =
+        "DELETE FROM archive_msg WHERE seq IN"
+        " (SELECT seq FROM archive WHERE username = ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM archive e"
+        " WHERE e.username = CASE WHEN archive_msg.user_a = ?1"
+        " THEN archive_msg.user_b ELSE archive_msg.user_a END"
+        " AND e.seq = archive_msg.seq)",
+    /* Above every seq ever handed out, even of rows deleted since. */
     [Q_ARCHIVE_NEXT_SEQ] =
-        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence"
-        " WHERE name = 'archive'), 0), COALESCE((SELECT MAX(seq) FROM archive),"
-        " 0)) + 1",
+        "SELECT MAX(COALESCE((SELECT value FROM counters"
+        " WHERE name = 'archive-seq'), 0),"
+        " COALESCE((SELECT MAX(seq) FROM archive_msg), 0)) + 1",
     [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
     [Q_SECRET_PUT] = "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
     [Q_UPLOAD_PUT] =
@@ -328,10 +366,14 @@ struct sqlite_store {
  * reads the archive first waits for the batch in flight (archive_sync),
  * so reads still see every row. While a batch is written the loop's own
  * writes may wait for SQLite's write lock for as long. */
+struct archive_writer {
+    sqlite3_stmt *entry, *msg, *hwm; /* Q_ARCHIVE_APPEND, _MSG_APPEND, _HWM */
+};
+
 struct archiver {
     pthread_t thread;
     sqlite3 *db;
-    sqlite3_stmt *insert;
+    struct archive_writer w; /* prepared on db */
     pthread_mutex_t lock;
     pthread_cond_t wake, idle;
     struct deferred_row *batch; /* owned while busy */
@@ -354,9 +396,13 @@ struct checkpointer {
     bool due, stop;
 };
 
+/* An archive entry waiting to be written. The first entry of a message
+ * holds its text; an entry that shares the message of the entry before
+ * it (the other account of a one-to-one chat) has the same seq and xml
+ * NULL. */
 struct deferred_row {
     int64_t seq, ts_ms;
-    char *user, *with, *with_res, *xml; /* owned */
+    char *user, *with, *with_res, *xml; /* owned; xml NULL when shared */
     size_t len;
 };
 
@@ -762,8 +808,11 @@ static int sqlite_user_delete(struct store *st, const char *user,
     r = op_begin(s);
     if (r < 0)
         return r;
-    /* The account's own rows go by ON DELETE CASCADE. */
-    r = run(s, Q_USER_DELETE, "t", user);
+    /* The account's own rows go by ON DELETE CASCADE, its archived
+     * messages when no other account holds them. */
+    r = run(s, Q_ARCHIVE_USER_GC, "t", user);
+    if (r >= 0)
+        r = run(s, Q_USER_DELETE, "t", user);
     if (r == 0)
         r = -ERR_NOTFOUND;
     if (r > 0 && bare_jid) {
@@ -1116,6 +1165,82 @@ static bool archive_hand_over(struct sqlite_store *s)
     return free_now;
 }
 
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* Writes rows[0..n) inside the open transaction of the statements'
+ * connection: each message's entries, then the message if any entry was
+ * written (an account deleted meanwhile takes its entries along, and a
+ * message nobody holds is not kept), then the highest seq. SQLITE_OK or
+ * the failing step's code. */
+static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
+                      size_t n)
+{
+    int64_t top = 0;
+    for (size_t i = 0; i < n;) {
+        const struct deferred_row *d = &rows[i];
+        size_t k = i + 1 < n && !rows[i + 1].xml ? 2 : 1;
+        const char *held[2] = { NULL, NULL };
+        int nheld = 0;
+        for (size_t j = i; j < i + k; j++) {
+            const struct deferred_row *e = &rows[j];
+            sqlite3_bind_text(w->entry, 1, e->user, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(w->entry, 2, e->seq);
+            sqlite3_bind_int64(w->entry, 3, e->ts_ms);
+            sqlite3_bind_text(w->entry, 4, e->with, -1, SQLITE_STATIC);
+            sqlite3_bind_text(w->entry, 5, e->with_res, -1, SQLITE_STATIC);
+            int rc = step_reset(w->entry);
+            if (rc == SQLITE_DONE)
+                held[nheld++] = e->user;
+            else if (rc != SQLITE_CONSTRAINT_FOREIGNKEY)
+                return rc;
+        }
+        if (nheld > 0 && d->xml) {
+            sqlite3_bind_int64(w->msg, 1, d->seq);
+            sqlite3_bind_int64(w->msg, 2, d->ts_ms);
+            sqlite3_bind_text(w->msg, 3, held[0], -1, SQLITE_STATIC);
+            sqlite3_bind_text(w->msg, 4, held[1], -1, SQLITE_STATIC);
+            sqlite3_bind_blob64(w->msg, 5, d->xml, d->len, SQLITE_STATIC);
+            int rc = step_reset(w->msg);
+            if (rc != SQLITE_DONE)
+                return rc;
+        }
+        if (d->seq > top)
+            top = d->seq;
+        i += k;
+    }
+    if (top == 0)
+        return SQLITE_OK;
+    sqlite3_bind_int64(w->hwm, 1, top);
+    int rc = step_reset(w->hwm);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int writer_prepare(sqlite3 *db, struct archive_writer *w)
+{
+    int rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_APPEND], -1,
+                                SQLITE_PREPARE_PERSISTENT, &w->entry, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_MSG_APPEND], -1,
+                                SQLITE_PREPARE_PERSISTENT, &w->msg, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_HWM], -1,
+                                SQLITE_PREPARE_PERSISTENT, &w->hwm, NULL);
+    return rc;
+}
+
+static void writer_finalize(struct archive_writer *w)
+{
+    sqlite3_finalize(w->entry);
+    sqlite3_finalize(w->msg);
+    sqlite3_finalize(w->hwm);
+}
+
 static void *archiver_main(void *arg)
 {
     struct archiver *a = arg;
@@ -1129,26 +1254,10 @@ static void *archiver_main(void *arg)
         size_t n = a->nbatch;
         pthread_mutex_unlock(&a->lock);
         int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        for (size_t i = 0; i < n; i++) {
-            struct deferred_row *d = &rows[i];
-            if (rc == SQLITE_OK) {
-                sqlite3_bind_int64(a->insert, 1, d->seq);
-                sqlite3_bind_text(a->insert, 2, d->user, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(a->insert, 3, d->ts_ms);
-                sqlite3_bind_text(a->insert, 4, d->with, -1, SQLITE_STATIC);
-                sqlite3_bind_text(a->insert, 5, d->with_res, -1,
-                                  SQLITE_STATIC);
-                sqlite3_bind_blob64(a->insert, 6, d->xml, d->len,
-                                    SQLITE_STATIC);
-                int step = sqlite3_step(a->insert);
-                sqlite3_reset(a->insert);
-                /* An account deleted meanwhile takes its rows along. */
-                if (step != SQLITE_DONE &&
-                    step != SQLITE_CONSTRAINT_FOREIGNKEY)
-                    rc = step;
-            }
-            deferred_free(d);
-        }
+        if (rc == SQLITE_OK)
+            rc = write_rows(&a->w, rows, n);
+        for (size_t i = 0; i < n; i++)
+            deferred_free(&rows[i]);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
@@ -1183,12 +1292,11 @@ static int archiver_start(struct sqlite_store *s, const char *path)
                           NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(a->db, sql_text[Q_ARCHIVE_APPEND], -1,
-                                SQLITE_PREPARE_PERSISTENT, &a->insert, NULL);
+        rc = writer_prepare(a->db, &a->w);
     if (rc != SQLITE_OK) {
         log_error(0, "store: archive connection: %s",
                   a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
-        sqlite3_finalize(a->insert);
+        writer_finalize(&a->w);
         sqlite3_close(a->db);
         free(a);
         return -ERR_STORE;
@@ -1197,7 +1305,7 @@ static int archiver_start(struct sqlite_store *s, const char *path)
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->idle, NULL);
     if (!thread_start(&a->thread, archiver_main, a)) {
-        sqlite3_finalize(a->insert);
+        writer_finalize(&a->w);
         sqlite3_close(a->db);
         pthread_mutex_destroy(&a->lock);
         pthread_cond_destroy(&a->wake);
@@ -1224,7 +1332,7 @@ static void archiver_stop(struct sqlite_store *s)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
-    sqlite3_finalize(a->insert);
+    writer_finalize(&a->w);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);
@@ -1242,17 +1350,16 @@ static int drain_deferred(struct sqlite_store *s)
     if (s->ndeferred == 0)
         return 0;
     int r = begin_write(s);
-    for (size_t i = 0; i < s->ndeferred; i++) {
-        struct deferred_row *d = &s->deferred[i];
-        if (r == 0) {
-            int w = run(s, Q_ARCHIVE_APPEND, "itittb", d->seq, d->user,
-                        d->ts_ms, d->with, d->with_res, d->xml, d->len);
-            /* An account deleted meanwhile takes its rows with it. */
-            if (w < 0 && w != -ERR_NOTFOUND)
-                r = w;
-        }
-        deferred_free(d);
+    if (r == 0) {
+        struct archive_writer w = { s->stmt[Q_ARCHIVE_APPEND],
+                                    s->stmt[Q_ARCHIVE_MSG_APPEND],
+                                    s->stmt[Q_ARCHIVE_HWM] };
+        int rc = write_rows(&w, s->deferred, s->ndeferred);
+        if (rc != SQLITE_OK)
+            r = sql_fail(s, rc, "archive append");
     }
+    for (size_t i = 0; i < s->ndeferred; i++)
+        deferred_free(&s->deferred[i]);
     s->ndeferred = 0;
     s->deferred_bytes = 0;
     return r;
@@ -1274,17 +1381,29 @@ static int sqlite_archive_append(struct store *st, const char *user,
     }
     if (s->ndeferred == 0)
         s->deferred_since_ms = now_ms();
+    /* The recipient's copy of a message comes right after the sender's
+     * (the router archives both in one dispatch): the same text for
+     * another account shares the sender's message. */
+    const struct deferred_row *prev =
+        s->ndeferred ? &s->deferred[s->ndeferred - 1] : NULL;
+    bool share = prev && prev->xml && prev->len == m->len &&
+                 strcmp(prev->user, user) != 0 &&
+                 memcmp(prev->xml, m->xml, m->len) == 0;
     struct deferred_row *d = &s->deferred[s->ndeferred++];
-    d->seq = s->next_seq++;
+    d->seq = share ? prev->seq : s->next_seq++;
     d->ts_ms = m->ts_ms;
     d->user = xstrdup(user);
     d->with = xstrdup(m->with);
     d->with_res = xstrdup(m->with_res);
-    d->xml = xmalloc(m->len + 1);
-    memcpy(d->xml, m->xml, m->len);
-    d->xml[m->len] = '\0';
-    d->len = m->len;
-    s->deferred_bytes += m->len + 64;
+    d->xml = NULL;
+    d->len = 0;
+    if (!share) {
+        d->xml = xmalloc(m->len + 1);
+        memcpy(d->xml, m->xml, m->len);
+        d->xml[m->len] = '\0';
+        d->len = m->len;
+    }
+    s->deferred_bytes += d->len + 64;
     archive_id(s, d->seq, id_out);
     if (s->ndeferred >= ARCHIVE_DEFER_ROWS ||
         s->deferred_bytes >= ARCHIVE_DEFER_BYTES) {
@@ -1446,7 +1565,48 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
     int r = drain_deferred(s);
     if (r < 0)
         return r;
-    return run(s, Q_ARCHIVE_PURGE, "ii", before_ms, (int64_t)limit);
+    /* The batch is read whole before anything is deleted: the entries
+     * of each message (found by its holders' primary keys), then the
+     * message. */
+    struct victim {
+        int64_t seq;
+        char *user[2]; /* owned, NULL when none */
+    } *v = xcalloc(limit, sizeof(*v));
+    size_t n = 0;
+    sqlite3_stmt *stmt =
+        query(s, Q_ARCHIVE_PURGE, "ii", before_ms, (int64_t)limit);
+    if (!stmt) {
+        free(v);
+        return -ERR_STORE;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && n < limit) {
+        v[n].seq = sqlite3_column_int64(stmt, 0);
+        v[n].user[0] = column_dup(stmt, 1);
+        v[n].user[1] = column_dup(stmt, 2);
+        n++;
+    }
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE
+            ? 0
+            : sql_fail(s, rc, sql_text[Q_ARCHIVE_PURGE]);
+    stmt_put(s, Q_ARCHIVE_PURGE, stmt);
+    if (r == 0 && n > 0 && (r = op_begin(s)) == 0) {
+        for (size_t i = 0; i < n && r >= 0; i++) {
+            for (int k = 0; k < 2 && r >= 0; k++)
+                if (v[i].user[k])
+                    r = run(s, Q_ARCHIVE_ENTRY_DEL, "ti", v[i].user[k],
+                            v[i].seq);
+            if (r >= 0)
+                r = run(s, Q_ARCHIVE_MSG_DEL, "i", v[i].seq);
+        }
+        r = op_end(s, r);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].user[0]);
+        free(v[i].user[1]);
+    }
+    free(v);
+    return r < 0 ? r : (int)n;
 }
 
 /* --- block lists --- */

@@ -1138,6 +1138,165 @@ static void test_archive(void **state)
     buf_free(&c.b);
 }
 
+/* Appends xml to user's archive, returns its id in id. */
+static void append_xml(struct store *st, const char *user, const char *xml,
+                       int64_t ts, const char *with, char *id)
+{
+    struct archive_msg m = { NULL, ts, with, "", xml, strlen(xml) };
+    assert_int_equal(store_archive_append(st, user, &m, id), 0);
+}
+
+static const char *user_xml(struct store *st, struct collect *c,
+                            const char *user)
+{
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    buf_reset(&c->b);
+    c->n = 0;
+    assert_int_equal(store_archive_query(st, user, &q, collect_archive, c),
+                     0);
+    return collected(c);
+}
+
+/* A message archived for both accounts of a chat is stored once and
+ * found by both under one id; each account's archive still goes on its
+ * own (account deletion, retention), and the message with the last. */
+static void test_archive_shared(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = { BUF_INIT, 0 };
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(add_user(f->st, "carol", 3), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    char a1[32], b1[32], a2[32], c2[32], a3[32], a4[32];
+    /* Sender's then recipient's copy, the same text: shared. */
+    append_xml(f->st, "alice", "<m1/>", 1000, "bob@x", a1);
+    append_xml(f->st, "bob", "<m1/>", 1001, "alice@x", b1);
+    assert_string_equal(a1, b1);
+    /* Different text, or the same account twice: not shared. */
+    append_xml(f->st, "alice", "<m2/>", 2000, "carol@x", a2);
+    append_xml(f->st, "carol", "<m2 x='1'/>", 2000, "alice@x", c2);
+    append_xml(f->st, "alice", "<m3/>", 3000, "alice@x", a3);
+    append_xml(f->st, "alice", "<m3/>", 3000, "alice@x", a4);
+    assert_string_not_equal(a2, c2);
+    assert_string_not_equal(a3, a4);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 6);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     5);
+
+    /* Each account sees its own entries: its own time and party. */
+    assert_string_equal(user_xml(f->st, &c, "bob"), "?:alice@x/:<m1/>\n");
+    int64_t n;
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    q.start_ms = 1001;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_archive_count(f->st, "bob", &q, &n), 0);
+    assert_int_equal(n, 1);
+    /* The id pages in both archives; one not in an archive does not. */
+    q = ARCHIVE_FILTER_ALL;
+    q.after_id[0] = b1;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_archive_count(f->st, "bob", &q, &n), 0);
+    assert_int_equal(n, 0);
+    q.after_id[0] = a2;
+    assert_int_equal(store_archive_count(f->st, "bob", &q, &n),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_archive_get(f->st, "carol", a2, collect_archive,
+                                       &c),
+                     -ERR_NOTFOUND);
+
+    /* Alice goes: her messages go, the one Bob holds stays his. */
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 2);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     2);
+    buf_reset(&c.b);
+    assert_int_equal(store_archive_get(f->st, "bob", b1, collect_archive, &c),
+                     0);
+    assert_string_equal(collected(&c), "?:alice@x/:<m1/>\n");
+    assert_string_equal(user_xml(f->st, &c, "carol"),
+                        "?:alice@x/:<m2 x='1'/>\n");
+
+    /* Retention takes a shared message from both archives at once. */
+    append_xml(f->st, "bob", "<m4/>", 4000, "carol@x", a1);
+    append_xml(f->st, "carol", "<m4/>", 4000, "bob@x", b1);
+    assert_string_equal(a1, b1);
+    assert_int_equal(store_archive_purge(f->st, 4500, 10), 3);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     0);
+
+    /* An id is never handed out again, not even after the newest
+     * messages went and the store was opened again. */
+    reopen(f);
+    append_xml(f->st, "bob", "<m5/>", 5000, "carol@x", a3);
+    assert_string_not_equal(a3, a1);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(store_user_delete(f->st, "bob", "bob@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     0);
+    buf_free(&c.b);
+}
+
+static void collect_full(void *ud, const struct archive_msg *m)
+{
+    struct collect *c = ud;
+    buf_printf(&c->b, "%s %lld %s/%s %s\n", m->id, (long long)m->ts_ms,
+               m->with, m->with_res, m->xml);
+    c->n++;
+}
+
+/* 0011 moves the archive into messages and entries: every row keeps its
+ * seq (so its id), text, time and party, and seqs go on above the
+ * highest ever handed out. */
+static void test_migrate_archive_shared(void **state)
+{
+    struct fx *f = *state;
+    make_positional_db(f, 0);
+    sql_exec(f->path,
+             "INSERT INTO users VALUES ('bob', 'x', 'y', 1);"
+             "INSERT INTO archive VALUES (5, 'alice', 1000, 'bob@x', 'r',"
+             " '<m5/>');"
+             "INSERT INTO archive VALUES (9, 'alice', 2000, 'carol@x', '',"
+             " '<m9/>');"
+             "INSERT INTO archive VALUES (10, 'bob', 2000, 'alice@x', '',"
+             " '<m10/>');"
+             "UPDATE sqlite_sequence SET seq = 12 WHERE name = 'archive';");
+    assert_int_equal(store_sqlite_open(f->path, &f->st), 0);
+    struct sqlite_store *s = from_store(f->st);
+    char id5[32], id9[32], id13[32], got[32];
+    archive_id(s, 5, id5);
+    archive_id(s, 9, id9);
+    archive_id(s, 13, id13);
+    struct collect c = { BUF_INIT, 0 };
+    char want[128];
+    snprintf(want, sizeof(want),
+             "%s 1000 bob@x/r <m5/>\n%s 2000 carol@x/ <m9/>\n", id5, id9);
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    q.limit = 10;
+    assert_int_equal(store_archive_query(f->st, "alice", &q, collect_full,
+                                         &c),
+                     0);
+    assert_string_equal(collected(&c), want);
+    append_xml(f->st, "alice", "<m13/>", 3000, "bob@x", got);
+    assert_string_equal(got, id13);
+    /* Bob's row is his alone. */
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     1);
+    assert_string_equal(user_xml(f->st, &c, "bob"),
+                        "?:alice@x/:<m10/>\n");
+    buf_free(&c.b);
+}
+
 /* --- block lists --- */
 
 static void collect_jid(void *ud, const char *jid)
@@ -1572,6 +1731,8 @@ int main(void)
         T(test_offline),
         T(test_kv),
         T(test_archive),
+        T(test_archive_shared),
+        T(test_migrate_archive_shared),
         T(test_blocklist),
         T(test_kv_list),
         T(test_invites),
