@@ -84,6 +84,24 @@ struct prefs {
 
 static struct timer purge_timer;
 
+/* The text of the message archived last. The recipient's copy of a
+ * message is archived right after the sender's and is usually the same
+ * message unchanged: its text is reused rather than serialised again
+ * (and the store keeps one copy for both). The sender's stanza-id, added
+ * and taken off again in between, is allowed for (marked). */
+static struct {
+    bool valid;                  /* xml is the text of the tree at v */
+    struct stanza_version v;
+    bool marked;                 /* v plus our one stanza-id is at marked_v */
+    struct stanza_version marked_v;
+    struct buf xml;
+} last;
+
+static bool same_version(struct stanza_version a, struct stanza_version b)
+{
+    return a.tree == b.tree && a.gen == b.gen;
+}
+
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
 static int64_t now_ms(void)
@@ -226,40 +244,49 @@ static bool archivable(const struct stanza *m)
 }
 
 /* XEP-0359 §3.1: a stanza-id by our account that we did not add could
- * be forged; it goes, whether or not this message is archived. */
-static void strip_stanza_ids(struct stanza *m, const char *bare)
+ * be forged; it goes, whether or not this message is archived. Returns
+ * how many went. */
+static int strip_stanza_ids(struct stanza *m, const char *bare)
 {
+    int n = 0;
     struct stanza *c = stanza_next_child(m, NULL, NS_SID, "stanza-id");
     while (c) {
         struct stanza *next = stanza_next_child(m, c, NS_SID, "stanza-id");
         const char *by = stanza_attr(c, "by");
         struct jid j = JID_INIT;
-        if (by && jid_parse(&j, by, strlen(by)) == 0 &&
-            strcmp(j.s, bare) == 0)
+        if ((by && jid_parse(&j, by, strlen(by)) == 0 &&
+             strcmp(j.s, bare) == 0) ||
+            (by && strcmp(by, bare) == 0)) {
             stanza_remove_child(m, c);
-        else if (by && strcmp(by, bare) == 0)
-            stanza_remove_child(m, c);
+            n++;
+        }
         jid_free(&j);
         c = next;
     }
+    return n;
 }
 
 /* Appends m to user's archive under a new id (written to id). */
 static int archive(const char *user, const struct stanza *m,
                    const struct jid *with, char *id)
 {
-    struct buf xml = BUF_INIT;
-    /* Written as it will be inside <forwarded/>, xmlns included. */
-    xser_write(m, NS_FORWARD, &xml);
+    struct stanza_version v = stanza_version(m);
+    if (!last.valid || !same_version(last.v, v)) {
+        /* Written as it will be inside <forwarded/>, xmlns included. */
+        buf_reset(&last.xml);
+        xser_write(m, NS_FORWARD, &last.xml);
+        last.valid = true;
+        last.v = v;
+    }
+    last.marked = false;
     char *bare = jid_bare_dup(with);
     struct str res = jid_resource(with);
     char *resource = xstrndup(res.p ? res.p : "", res.len);
-    struct archive_msg am = { NULL, now_ms(), bare, resource, buf_data(&xml),
-                              buf_used(&xml) };
+    struct archive_msg am = { NULL, now_ms(), bare, resource,
+                              buf_data(&last.xml), buf_used(&last.xml) };
     int r = store_archive_append(srv.store, user, &am, id);
     free(resource);
     free(bare);
-    buf_free(&xml);
     return r;
 }
 
@@ -279,9 +306,12 @@ static void archive_and_mark(const char *user, struct stanza *m,
         log_warn(conn, "mam: could not archive");
         return;
     }
+    bool fresh = last.valid && same_version(last.v, stanza_version(m));
     struct stanza *sid = stanza_add_child(m, NS_SID, "stanza-id");
     stanza_set_attr(sid, "by", bare);
     stanza_set_attr(sid, "id", id);
+    last.marked = fresh;
+    last.marked_v = stanza_version(m);
 }
 
 static int incoming(struct hook_ctx *h, struct stanza *m)
@@ -307,7 +337,13 @@ static int outgoing_done(struct hook_ctx *h, struct stanza *m)
     if (h->sess) {
         char bare[BARE_MAX];
         bare_of_user(bare, h->sess->username);
-        strip_stanza_ids(m, bare);
+        /* Taking off just the stanza-id archive_and_mark() added gives
+         * back the message whose text is kept. */
+        bool marked =
+            last.marked && same_version(last.marked_v, stanza_version(m));
+        if (strip_stanza_ids(m, bare) == 1 && marked)
+            last.v = stanza_version(m);
+        last.marked = false;
     }
     return HOOK_PASS;
 }
@@ -849,6 +885,8 @@ static void purge_tick(struct loop *l, void *ud)
 static void shutdown_mam(void)
 {
     hmap_free(&no_prefs);
+    buf_free(&last.xml);
+    last.valid = last.marked = false;
     if (srv.loop)
         timer_stop(srv.loop, &purge_timer);
 }

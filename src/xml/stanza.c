@@ -19,6 +19,7 @@
 
 #include <assert.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,7 +45,12 @@ struct stanza_arena {
      * over siblings does not rescan from the first child each time. */
     const struct stanza *it_parent;
     unsigned it_pos;
+    uint64_t serial; /* unique per tree in the process */
+    uint64_t gen;    /* changes of the tree so far */
 };
+
+/* Tree serials; trees are made on several threads. */
+static _Atomic uint64_t next_serial;
 
 static const char ns_xml[] = NS_XML;
 
@@ -89,6 +95,9 @@ static struct stanza *tree_new(const char *ns, size_t nslen, const char *name,
     a->root = root;
     a->it_parent = NULL;
     a->it_pos = 0;
+    a->serial = atomic_fetch_add_explicit(&next_serial, 1,
+                                          memory_order_relaxed);
+    a->gen = 0;
     const char *n = arena_strndup(a, name, namelen);
     const char *s = arena_strndup(a, ns, nslen);
     elem_init(root, a, NULL, s, n);
@@ -220,6 +229,7 @@ static void rename_ns(struct stanza *el, const char *from, const char **to,
 
 void stanza_rename_ns(struct stanza *el, const char *from, const char *to)
 {
+    el->arena->gen++;
     const char *interned = NULL;
     rename_ns(el, from, &interned, el->arena, to);
 }
@@ -347,6 +357,7 @@ struct stanza *stanza_add_child(struct stanza *parent, const char *ns,
                                 const char *name)
 {
     struct stanza_arena *a = parent->arena;
+    a->gen++;
     /* The node slot first: while a parent receives several children in
      * a row, its array is often the newest allocation and grows in
      * place. */
@@ -367,6 +378,7 @@ struct stanza *stanza_add_copy(struct stanza *parent,
      * ancestors, whose children must not change while being copied. */
     struct stanza *el = arena_alloc(parent->arena, sizeof(*el), NODE_ALIGN);
     copy_fill(parent->arena, el, parent, child);
+    parent->arena->gen++;
     struct stanza_node *node = push_node(parent);
     node->elem = el;
     node->text = NULL;
@@ -378,6 +390,7 @@ void stanza_add_text(struct stanza *el, const char *text, size_t len)
 {
     if (len == 0)
         return;
+    el->arena->gen++;
     struct stanza_node *last =
         el->nchildren ? &el->children[el->nchildren - 1] : NULL;
     if (last && !last->elem) {
@@ -404,6 +417,7 @@ void stanza_remove_child(struct stanza *parent, struct stanza *child)
             memmove(&parent->children[i], &parent->children[i + 1],
                     (parent->nchildren - i - 1) * sizeof(struct stanza_node));
             parent->nchildren--;
+            parent->arena->gen++;
             return;
         }
     }
@@ -411,6 +425,7 @@ void stanza_remove_child(struct stanza *parent, struct stanza *child)
 
 void stanza_clear_children(struct stanza *el)
 {
+    el->arena->gen++;
     el->nchildren = 0;
 }
 
@@ -458,6 +473,7 @@ void stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name,
                         const char *value)
 {
     struct stanza_arena *a = el->arena;
+    a->gen++;
     struct stanza_attr *at = find_attr(el, ns, name);
     if (!value) {
         if (at) {
@@ -491,6 +507,11 @@ void stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name,
 }
 
 /* ---- reading ---- */
+
+struct stanza_version stanza_version(const struct stanza *st)
+{
+    return (struct stanza_version){ st->arena->serial, st->arena->gen };
+}
 
 static bool matches(const struct stanza *el, const char *ns, const char *name)
 {

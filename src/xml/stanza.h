@@ -15,6 +15,7 @@
 #define THEKE_STANZA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -59,6 +60,16 @@ struct stanza *stanza_ref(struct stanza *st);
 void stanza_unref(struct stanza *st);
 /* Deep copy of st (which need not be a root) as a new owned root. */
 struct stanza *stanza_copy(const struct stanza *st);
+
+/* Where a tree is in its history: equal versions mean the same tree
+ * (not a copy of it) unchanged in between, so that something derived
+ * from a stanza (a serialisation) can be kept and reused. Every change
+ * through the functions below moves the version of the whole tree. */
+struct stanza_version {
+    uint64_t tree; /* unique per tree in the process */
+    uint64_t gen;  /* changes made to it */
+};
+struct stanza_version stanza_version(const struct stanza *st);
 
 /* Appends a child element; ns NULL inherits the parent's namespace.
  * Returns the child, borrowed from the tree. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,64 @@ static void test_top_tag(void **state)
     stanza_unref(m);
 }
 
+/* A version moves with every change anywhere in the tree, stays put
+ * while nothing changes, and is never shared with another tree. */
+static bool version_is(const struct stanza *st, struct stanza_version v)
+{
+    struct stanza_version now = stanza_version(st);
+    return now.tree == v.tree && now.gen == v.gen;
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    struct stanza *m = stanza_new(NS_CLIENT, "message");
+    struct stanza *body = stanza_add_child(m, NULL, "body");
+    struct stanza_version v = stanza_version(m);
+    /* Reading changes nothing; every node of a tree has its version. */
+    assert_null(stanza_attr(m, "to"));
+    assert_non_null(stanza_child(m, NS_CLIENT, "body"));
+    assert_true(version_is(m, v));
+    assert_true(version_is(body, v));
+    /* Each way of changing it, at the root or deeper, moves it. */
+    stanza_set_attr(m, "to", "a@b");
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_set_attr(body, "xml:lang", "en");
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_set_attr(body, "xml:lang", NULL);
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_add_text(body, "hi", 2);
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_add_text(body, "", 0);
+    assert_true(version_is(m, v));
+    struct stanza *x = stanza_add_child(body, "urn:x", "x");
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_rename_ns(x, "urn:x", "urn:y");
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_remove_child(body, x);
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    /* Removing what is not a child is no change. */
+    stanza_remove_child(body, x);
+    assert_true(version_is(m, v));
+    stanza_add_copy(m, body);
+    assert_false(version_is(m, v));
+    v = stanza_version(m);
+    stanza_clear_children(body);
+    assert_false(version_is(m, v));
+    /* A copy is another tree, even while equal. */
+    struct stanza *c = stanza_copy(m);
+    assert_int_not_equal(stanza_version(c).tree, stanza_version(m).tree);
+    stanza_unref(c);
+    stanza_unref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_serialise_namespaces),
         cmocka_unit_test(test_serialise_escaping),
         cmocka_unit_test(test_top_tag),
+        cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
