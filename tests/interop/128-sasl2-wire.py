@@ -19,7 +19,11 @@ on the wire, driven by a hand-written client over TLS.
   another client fails; invalidate='true' works once and kills it.
 - A second login of the same client (user-agent id) gets the same
   resource and replaces the first session.
-- A new password revokes the tokens given out before."""
+- A new password revokes the tokens given out before.
+- Malformed requests (no mechanism, an overlong user-agent id, a FAST
+  mechanism not offered, a token message without its proof) fail in
+  SASL2's format without ending the stream; a <response/> with no
+  exchange under way ends it."""
 import asyncio
 import base64
 import hashlib
@@ -223,6 +227,34 @@ async def main(srv):
           "a token outlived the password: %s" % out)
     r2.close()
     r3.close()
+
+    # Malformed requests fail in SASL2's format and the stream goes on.
+    r0, _ = theke.tls_stream(srv)
+    r0.send("<authenticate xmlns='%s'><initial-response>AA==</initial-response>"
+            "</authenticate>" % NS_SASL2)
+    out = r0.read_until(r"<failure[^>]*>.*?</failure>", 10,
+                        "no mechanism").decode()
+    check(failure_condition(out) == "malformed-request",
+          "no mechanism: %s" % out)
+    out = authenticate(r0, "PLAIN", plain("alice", "changed-pw"),
+                       agent="x" * 200)
+    check(failure_condition(out) == "malformed-request",
+          "an overlong user-agent id: %s" % out)
+    out = authenticate(r0, "HT-SHA-256-UNIQ", b"alice\0" + b"x" * 32,
+                       "<fast xmlns='%s'/>" % NS_FAST)
+    check(failure_condition(out) == "invalid-mechanism",
+          "a FAST mechanism not offered: %s" % out)
+    out = authenticate(r0, "HT-SHA-256-NONE", b"alice-without-proof")
+    check(failure_condition(out) == "malformed-request",
+          "a FAST message without its proof: %s" % out)
+    out = authenticate(r0, "PLAIN", plain("alice", "changed-pw"))
+    check("<success" in out, "the stream after malformed requests: %s" % out)
+    r0.close()
+    # A response with no exchange under way ends the stream.
+    r0, _ = theke.tls_stream(srv)
+    r0.send("<response xmlns='%s'>AA==</response>" % NS_SASL2)
+    r0.expect_stream_error("policy-violation", 5)
+    r0.close()
     await alice2.close()
 
 
