@@ -341,6 +341,10 @@ static const char *const sql_text[Q_COUNT] = {
 #define ARCHIVE_DEFER_ROWS 4096
 #define ARCHIVE_DEFER_BYTES (1u << 20)
 
+/* A WAL that a burst made large is cut back to this many bytes when it
+ * starts over, rather than keeping its size on disk. */
+#define WAL_SIZE_LIMIT (64 << 20)
+
 struct sqlite_store {
     struct store base;           /* public: must stay first */
     sqlite3 *db;                 /* private */
@@ -1286,10 +1290,13 @@ static int archiver_start(struct sqlite_store *s, const char *path)
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(a->db, 1);
         sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
-        rc = sqlite3_exec(a->db, "PRAGMA foreign_keys = ON;"
-                                 " PRAGMA synchronous = NORMAL;"
-                                 " PRAGMA wal_autocheckpoint = 0",
-                          NULL, NULL, NULL);
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                 " PRAGMA wal_autocheckpoint = 0;"
+                 " PRAGMA journal_size_limit = %d",
+                 WAL_SIZE_LIMIT);
+        rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
         rc = writer_prepare(a->db, &a->w);
@@ -1975,12 +1982,15 @@ static void *checkpoint_main(void *arg)
         c->due = false;
         pthread_mutex_unlock(&c->lock);
         /* PASSIVE: never waits for the loop's writes nor blocks them. */
+        int nlog = 0;
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
-                                           SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                           SQLITE_CHECKPOINT_PASSIVE, &nlog,
                                            NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_warn(0, "store: checkpoint: %s (%d)", sqlite3_errmsg(c->db),
                      rc);
+        else if (rc == SQLITE_OK && nlog < 0)
+            log_warn(0, "store: checkpoint did not run: no WAL");
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
@@ -2009,6 +2019,15 @@ static int checkpointer_start(struct sqlite_store *s, const char *path)
     struct checkpointer *c = xcalloc(1, sizeof(*c));
     int rc = sqlite3_open_v2(path, &c->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+        /* A connection takes the database for WAL mode when it first
+         * reads it; before that, sqlite3_wal_checkpoint_v2() does
+         * nothing at all (and says so only by setting the log size to
+         * -1), and the WAL grew for as long as theked ran. */
+        rc = sqlite3_exec(c->db, "SELECT COUNT(*) FROM sqlite_master", NULL,
+                          NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         log_error(0, "store: checkpoint connection: %s",
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -2016,7 +2035,6 @@ static int checkpointer_start(struct sqlite_store *s, const char *path)
         free(c);
         return -ERR_STORE;
     }
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (!thread_start(&c->thread, checkpoint_main, c)) {
@@ -2432,9 +2450,12 @@ int store_sqlite_open(const char *path, struct store **out)
      * to a power failure. A 4 MiB page cache (SQLite's default is 2)
      * keeps the archive's index pages in memory rather than behind a
      * pread() each. */
-    if (set_journal_wal(s, path) < 0 ||
-        exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-                    " PRAGMA cache_size = -4096") < 0)
+    char pragmas[128];
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+             " PRAGMA cache_size = -4096; PRAGMA journal_size_limit = %d",
+             WAL_SIZE_LIMIT);
+    if (set_journal_wal(s, path) < 0 || exec_sql(s, pragmas) < 0)
         goto fail;
     int64_t fk = 0;
     if (read_int(s, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {

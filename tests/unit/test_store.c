@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -1393,6 +1394,36 @@ static void test_invites(void **state)
 
 /* --- batches and durability --- */
 
+/* The WAL is copied back into the database while the store is open (on
+ * the checkpoint thread), not only when it closes, so that it can start
+ * over instead of growing for as long as the server runs. */
+static void test_wal_checkpointed(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    char *value = malloc(60000);
+    memset(value, 'v', 60000);
+    char key[16];
+    /* About 12 MB in 40 commits, three times CHECKPOINT_PAGES. */
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        value[0] = (char)('a' + i % 26);
+        assert_int_equal(store_kv_put(f->st, "alice", "ns", key, value, 60000),
+                         0);
+        if (i % 5 == 4)
+            assert_int_equal(store_flush(f->st), 0);
+    }
+    free(value);
+    struct stat db;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(stat(f->path, &db), 0);
+        if (db.st_size > 8 << 20)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_true(db.st_size > 8 << 20);
+}
+
 static void test_reopen_keeps_data(void **state)
 {
     struct fx *f = *state;
@@ -1737,6 +1768,7 @@ int main(void)
         T(test_kv_list),
         T(test_invites),
         T(test_pep),
+        T(test_wal_checkpointed),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
         T(test_failed_write_keeps_batch),
