@@ -336,10 +336,20 @@ static const char *const sql_text[Q_COUNT] = {
 };
 
 /* Archive rows wait in memory for at most this long, this many rows or
- * about this many bytes before they are written (sqlite_archive_append). */
+ * about this many bytes before they are handed to the archiver
+ * (sqlite_archive_append). While it still writes the last batch they
+ * wait on, up to ARCHIVE_BEHIND times as many, before the loop waits
+ * for it. */
 #define ARCHIVE_DEFER_MS 100
 #define ARCHIVE_DEFER_ROWS 4096
 #define ARCHIVE_DEFER_BYTES (1u << 20)
+#define ARCHIVE_BEHIND 4
+
+/* The archiver's page cache, KiB, an upper bound that a small archive
+ * never reaches. A batch touches a leaf page per active account in each
+ * of the entries' two B-trees: with SQLite's default of 2 MiB, 2 000
+ * chatting accounts' batches read them back with pread() each time. */
+#define ARCHIVER_CACHE_KIB 65536
 
 /* A WAL that a burst made large is cut back to this many bytes when it
  * starts over, rather than keeping its size on disk. */
@@ -1293,9 +1303,9 @@ static int archiver_start(struct sqlite_store *s, const char *path)
         char sql[160];
         snprintf(sql, sizeof(sql),
                  "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-                 " PRAGMA wal_autocheckpoint = 0;"
+                 " PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -%d;"
                  " PRAGMA journal_size_limit = %d",
-                 WAL_SIZE_LIMIT);
+                 ARCHIVER_CACHE_KIB, WAL_SIZE_LIMIT);
         rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
@@ -1372,6 +1382,13 @@ static int drain_deferred(struct sqlite_store *s)
     return r;
 }
 
+/* Whether n batches' worth of archive rows wait. */
+static bool deferred_full(const struct sqlite_store *s, unsigned n)
+{
+    return s->ndeferred >= n * ARCHIVE_DEFER_ROWS ||
+           s->deferred_bytes >= n * ARCHIVE_DEFER_BYTES;
+}
+
 /* Archive rows are written later, several loop turns at once: every
  * commit rewrites each B-tree page it touched, and a message archived in
  * two accounts touches pages all over the indexes. A row waits at most
@@ -1412,15 +1429,17 @@ static int sqlite_archive_append(struct store *st, const char *user,
     }
     s->deferred_bytes += d->len + 64;
     archive_id(s, d->seq, id_out);
-    if (s->ndeferred >= ARCHIVE_DEFER_ROWS ||
-        s->deferred_bytes >= ARCHIVE_DEFER_BYTES) {
-        /* The archiver is behind: wait for it rather than grow. */
-        if (s->arch) {
-            archive_sync(s);
-            archive_hand_over(s);
-            return 0;
-        }
+    if (!deferred_full(s, 1))
+        return 0;
+    if (!s->arch)
         return drain_deferred(s);
+    /* A batch's worth: hand it over now. While the archiver still
+     * writes the last one the rows wait on (sqlite_commit_turn() offers
+     * them again every few milliseconds); only when it is far behind
+     * does the loop wait for it rather than grow. */
+    if (!archive_hand_over(s) && deferred_full(s, ARCHIVE_BEHIND)) {
+        archive_sync(s);
+        archive_hand_over(s);
     }
     return 0;
 }
@@ -1953,7 +1972,7 @@ static int sqlite_commit_turn(struct store *st, int *next_ms)
         int r = commit(s);
         if (s->ndeferred) {
             int64_t waited = now_ms() - s->deferred_since_ms;
-            if (waited < ARCHIVE_DEFER_MS)
+            if (waited < ARCHIVE_DEFER_MS && !deferred_full(s, 1))
                 *next_ms = (int)(ARCHIVE_DEFER_MS - waited);
             else if (!archive_hand_over(s))
                 *next_ms = 5; /* the archiver is busy: ask again soon */

@@ -1394,6 +1394,45 @@ static void test_invites(void **state)
 
 /* --- batches and durability --- */
 
+/* Far more rows than one batch, faster than the archiver writes them:
+ * the loop hands batches over as the archiver frees up and waits for it
+ * only when it is far behind; every row arrives, once, in order. */
+static void test_archive_many(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    enum { N = 6 * ARCHIVE_DEFER_ROWS };
+    char xml[64], id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(xml, sizeof(xml), "<m n='%d'/>", i);
+        append_xml(f->st, "alice", xml, 1000 + i, "bob@x", id);
+        append_xml(f->st, "bob", xml, 1000 + i, "alice@x", id);
+        int next_ms;
+        if (i % 64 == 0)
+            assert_int_equal(store_commit_turn(f->st, &next_ms), 0);
+    }
+    int64_t n;
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, N);
+    assert_int_equal(store_archive_count(f->st, "bob", &q, &n), 0);
+    assert_int_equal(n, N);
+    struct collect c = { BUF_INIT, 0 };
+    q.newest_first = true;
+    q.limit = 1;
+    assert_int_equal(store_archive_query(f->st, "bob", &q, collect_full, &c),
+                     0);
+    snprintf(xml, sizeof(xml), " %d alice@x/ <m n='%d'/>\n", 1000 + N - 1,
+             N - 1);
+    assert_non_null(strstr(collected(&c), xml));
+    buf_free(&c.b);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     N);
+}
+
 /* The WAL is copied back into the database while the store is open (on
  * the checkpoint thread), not only when it closes, so that it can start
  * over instead of growing for as long as the server runs. */
@@ -1768,6 +1807,7 @@ int main(void)
         T(test_kv_list),
         T(test_invites),
         T(test_pep),
+        T(test_archive_many),
         T(test_wal_checkpointed),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
