@@ -355,6 +355,15 @@ static const char *const sql_text[Q_COUNT] = {
  * starts over, rather than keeping its size on disk. */
 #define WAL_SIZE_LIMIT (64 << 20)
 
+/* Past this many pages of WAL the archiver, between two batches, ends
+ * the checkpoint itself and starts the WAL over (RESTART): under a
+ * sustained load the checkpoint thread's passive checkpoints copy pages
+ * but never all of them before the next commit, and a WAL only starts
+ * over once it is copied whole, so it grew without end. Most of it is
+ * copied by then, so this is short; other writers (the loop) wait
+ * meanwhile. */
+#define WAL_RESTART_PAGES 16384
+
 struct sqlite_store {
     struct store base;           /* public: must stay first */
     sqlite3 *db;                 /* private */
@@ -393,6 +402,8 @@ struct archiver {
     struct deferred_row *batch; /* owned while busy */
     size_t nbatch;
     bool busy, stop;
+    int wal_pages;              /* after its last commit; its thread's */
+    struct checkpointer *ckpt;  /* woken by its commits too */
 };
 
 /* Copies the WAL back into the database on a thread of its own, with its
@@ -1285,9 +1296,30 @@ static void *archiver_main(void *arg)
         a->busy = false;
         a->batch = NULL;
         pthread_cond_broadcast(&a->idle);
+        if (a->wal_pages >= WAL_RESTART_PAGES && !a->stop) {
+            pthread_mutex_unlock(&a->lock);
+            rc = sqlite3_wal_checkpoint_v2(a->db, NULL,
+                                           SQLITE_CHECKPOINT_RESTART, NULL,
+                                           NULL);
+            /* Busy: the checkpoint thread is at it; next time. */
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                log_warn(0, "store: checkpoint: %s (%d)",
+                         sqlite3_errmsg(a->db), rc);
+            a->wal_pages = 0;
+            pthread_mutex_lock(&a->lock);
+        }
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+/* sqlite3_wal_hook: after each commit of the archiver's connection. */
+static int archiver_wal_grew(void *ud, sqlite3 *db, const char *name,
+                             int pages)
+{
+    struct archiver *a = ud;
+    a->wal_pages = pages;
+    return a->ckpt ? wal_grew(a->ckpt, db, name, pages) : SQLITE_OK;
 }
 
 static int archiver_start(struct sqlite_store *s, const char *path)
@@ -1331,9 +1363,8 @@ static int archiver_start(struct sqlite_store *s, const char *path)
         return -ERR_STORE;
     }
     s->arch = a;
-    /* Its commits grow the WAL too. */
-    if (s->ckpt)
-        sqlite3_wal_hook(a->db, wal_grew, s->ckpt);
+    a->ckpt = s->ckpt;
+    sqlite3_wal_hook(a->db, archiver_wal_grew, a);
     return 0;
 }
 
