@@ -339,10 +339,12 @@ static const char *const sql_text[Q_COUNT] = {
  * about this many bytes before they are handed to the archiver
  * (sqlite_archive_append). While it still writes the last batch they
  * wait on, up to ARCHIVE_BEHIND times as many, before the loop waits
- * for it. */
+ * for it. A batch costs about a page of WAL per account it touches, so
+ * under load the rows a batch may hold decide what an entry costs; the
+ * time is what a crash can lose, and stays short. */
 #define ARCHIVE_DEFER_MS 100
-#define ARCHIVE_DEFER_ROWS 4096
-#define ARCHIVE_DEFER_BYTES (1u << 20)
+#define ARCHIVE_DEFER_ROWS 16384
+#define ARCHIVE_DEFER_BYTES (4u << 20)
 #define ARCHIVE_BEHIND 4
 
 /* The archiver's page cache, KiB, an upper bound that a small archive
