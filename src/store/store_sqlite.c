@@ -1271,6 +1271,7 @@ static void writer_finalize(struct archive_writer *w)
 static void *archiver_main(void *arg)
 {
     struct archiver *a = arg;
+    thread_background();
     pthread_mutex_lock(&a->lock);
     for (;;) {
         while (!a->busy && !a->stop)
@@ -2025,6 +2026,7 @@ static int sqlite_commit_turn(struct store *st, int *next_ms)
 static void *checkpoint_main(void *arg)
 {
     struct checkpointer *c = arg;
+    thread_background();
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         if (!c->due) {
