@@ -19,7 +19,8 @@ on the wire, driven by a hand-written client over TLS.
   another client fails; invalidate='true' works once and kills it.
 - A second login of the same client (user-agent id) gets the same
   resource and replaces the first session.
-- A new password revokes the tokens given out before.
+- A new password revokes the tokens given out before; removing the
+  account removes them too.
 - Malformed requests (no mechanism, an overlong user-agent id, a FAST
   mechanism not offered, a token message without its proof) fail in
   SASL2's format without ending the stream; a <response/> with no
@@ -247,15 +248,31 @@ async def main(srv):
     out = authenticate(r0, "HT-SHA-256-NONE", b"alice-without-proof")
     check(failure_condition(out) == "malformed-request",
           "a FAST message without its proof: %s" % out)
-    out = authenticate(r0, "PLAIN", plain("alice", "changed-pw"))
+    await alice2.close()
+    out = await theke.in_thread(
+        authenticate, r0, "PLAIN", plain("alice", "changed-pw"),
+        "<bind xmlns='%s'/><request-token xmlns='%s' "
+        "mechanism='HT-SHA-256-NONE'/>" % (NS_BIND2, NS_FAST), "agent-9")
     check("<success" in out, "the stream after malformed requests: %s" % out)
+    # Tokens go with the account.
+    token = re.search(r"<token [^>]*token=['\"]([^'\"]+)", out).group(1)
+    r0.read_until(r"</stream:features>", 5, "features after SASL2")
+    r0.send("<iq type='set' id='rm'><query xmlns='jabber:iq:register'>"
+            "<remove/></query></iq>")
+    answer = await theke.in_thread(r0.read_until, r"<iq[^>]*\bid=['\"]rm"
+                                   r"['\"][^>]*>", 10, "account removed")
+    check(b"type='result'" in answer, "account removal: %s" % answer)
     r0.close()
+    r2, out, _ = await theke.in_thread(fast_login, srv, token,
+                                       "HT-SHA-256-NONE", None, "agent-9")
+    check(failure_condition(out) == "not-authorized",
+          "a token outlived its account: %s" % out)
+    r2.close()
     # A response with no exchange under way ends the stream.
     r0, _ = theke.tls_stream(srv)
     r0.send("<response xmlns='%s'>AA==</response>" % NS_SASL2)
     r0.expect_stream_error("policy-violation", 5)
     r0.close()
-    await alice2.close()
 
 
 theke.run(main, users=["alice", "bob"])
