@@ -48,6 +48,10 @@
 #define TOKEN_LEN 43    /* [A-Za-z0-9]: 256 bits */
 #define TOKEN_PREFIX "secret-token:fast-"
 #define SLOT_KEY_MAX 48
+/* Token slots an account may hold (two per client): any client id gets
+ * a token, so without a bound one account could fill the store. The
+ * slot that expires first makes room. */
+#define MAX_SLOTS 64
 
 /* Best first: bound to the channel where it can be. */
 static const struct {
@@ -189,6 +193,14 @@ static int features(struct hook_ctx *h, struct stanza *st)
 
 /* ---- logging in with a token ---- */
 
+/* <fast invalidate='true'/>: the token used is to be deleted. */
+static bool invalidates(const struct sasl2_ctx *ctx)
+{
+    const struct stanza *fast = stanza_child(ctx->request, NS_FAST, "fast");
+    const char *inv = fast ? stanza_attr(fast, "invalidate") : NULL;
+    return is(inv, "true") || is(inv, "1");
+}
+
 /* Checks the client's proof against one slot; on success answers with
  * the server's proof and moves the token to "cur". */
 static const char *try_slot(struct sasl2_ctx *ctx, unsigned mech,
@@ -209,9 +221,7 @@ static const char *try_slot(struct sasl2_ctx *ctx, unsigned mech,
         token_delete(ctx->username, ctx->user_agent_id, slot);
         cond = "credentials-expired";
     } else if (*matched) {
-        const struct stanza *fast = stanza_child(ctx->request, NS_FAST, "fast");
-        const char *inv = fast ? stanza_attr(fast, "invalidate") : NULL;
-        if (is(inv, "true") || is(inv, "1")) {
+        if (invalidates(ctx)) {
             token_delete(ctx->username, ctx->user_agent_id, slot);
         } else if (is(slot, "new")) {
             token_save(ctx->username, ctx->user_agent_id, "cur", &t);
@@ -278,6 +288,42 @@ static int authenticate(struct hook_ctx *h, struct stanza *st)
 
 /* ---- handing out tokens ---- */
 
+/* How many slots an account holds, and which expires first. */
+struct census {
+    size_t slots;
+    int64_t first_expiry;
+    char first_key[SLOT_KEY_MAX];
+};
+
+static void count_slot(void *ud, const char *key, const char *value,
+                       size_t len)
+{
+    struct census *c = ud;
+    char v[128];
+    struct token t;
+    c->slots++;
+    if (len >= sizeof(v) || strlen(key) >= SLOT_KEY_MAX)
+        return;
+    memcpy(v, value, len);
+    v[len] = '\0';
+    if (token_parse(v, &t) && (!c->first_key[0] ||
+                               t.expires < c->first_expiry)) {
+        c->first_expiry = t.expires;
+        memcpy(c->first_key, key, strlen(key) + 1);
+    }
+    explicit_bzero(v, sizeof(v));
+    explicit_bzero(&t, sizeof(t));
+}
+
+static void make_room(const char *user)
+{
+    struct census c = { 0 };
+    if (store_kv_list(srv.store, user, STORE_NS_LOGIN_TOKENS, count_slot,
+                      &c) == 0 &&
+        c.slots >= MAX_SLOTS && c.first_key[0])
+        store_kv_del(srv.store, user, STORE_NS_LOGIN_TOKENS, c.first_key);
+}
+
 static void issue(struct sasl2_ctx *ctx, const char *user, unsigned mech)
 {
     struct token t = { .mech = mech };
@@ -285,6 +331,7 @@ static void issue(struct sasl2_ctx *ctx, const char *user, unsigned mech)
                 (int64_t)srv.cfg->fast_token_days * 86400;
     memcpy(t.secret, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
     crypto_random_token(t.secret + sizeof(TOKEN_PREFIX) - 1, TOKEN_LEN);
+    make_room(user);
     token_save(user, ctx->user_agent_id, "new", &t);
     char expiry[DATETIME_MAX];
     datetime_format(t.expires * 1000, false, expiry);
@@ -297,11 +344,8 @@ static void issue(struct sasl2_ctx *ctx, const char *user, unsigned mech)
 /* A token used in the second half of its life is replaced. */
 static bool due_for_rotation(const struct sasl2_ctx *ctx, const char *user)
 {
-    const struct stanza *fast = stanza_child(ctx->request, NS_FAST, "fast");
-    const char *inv = fast ? stanza_attr(fast, "invalidate") : NULL;
     struct token t;
-    if (is(inv, "true") || is(inv, "1") ||
-        !token_load(user, ctx->user_agent_id, "cur", &t))
+    if (invalidates(ctx) || !token_load(user, ctx->user_agent_id, "cur", &t))
         return false;
     int64_t left = t.expires - (int64_t)loop_wall_s(srv.loop);
     explicit_bzero(&t, sizeof(t));
