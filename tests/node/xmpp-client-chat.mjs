@@ -8,7 +8,7 @@
 // BODY", "closed"); the Python test driving it checks them and the exit
 // status (0 only when the answer arrived and the stream closed cleanly).
 import { client, xml } from "@xmpp/client";
-import WS from "ws";
+import { deadline } from "./test-env.mjs";
 
 const [url, user, password, mechanism, peer] = process.argv.slice(2);
 if (!peer) {
@@ -16,18 +16,7 @@ if (!peer) {
   process.exit(2);
 }
 
-// @xmpp/websocket uses the global WebSocket, which Node 20 lacks; the
-// test server's certificate is self-signed.
-globalThis.WebSocket = class extends WS {
-  constructor(address, protocols) {
-    super(address, protocols, { rejectUnauthorized: false });
-  }
-};
-
-const timer = setTimeout(() => {
-  console.error("timed out");
-  process.exit(1);
-}, 30000);
+const timer = deadline(30000);
 
 const credentials =
   mechanism === "auto"

@@ -17,7 +17,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { client, xml } from "@xmpp/client";
-import WS from "ws";
+import { deadline } from "./test-env.mjs";
 
 const [url, user, password, peer, tokenFile] = process.argv.slice(2);
 if (!tokenFile) {
@@ -29,16 +29,7 @@ const tokenOnly = password === "-";
 const saved = tokenOnly ? JSON.parse(readFileSync(tokenFile, "utf8")) : null;
 const agentId = saved ? saved.agent : globalThis.crypto.randomUUID();
 
-globalThis.WebSocket = class extends WS {
-  constructor(address, protocols) {
-    super(address, protocols, { rejectUnauthorized: false });
-  }
-};
-
-const timer = setTimeout(() => {
-  console.error("timed out");
-  process.exit(1);
-}, 40000);
+const timer = deadline(40000);
 
 const xmpp = client({
   service: url,
