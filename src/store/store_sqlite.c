@@ -37,6 +37,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "schema.h"
+#include "store/archive_chunk.h"
 
 /* How long a write waits for another process's transaction (thekectl
  * against theked) before giving up with -ERR_STORE. */
@@ -80,15 +81,19 @@ enum q {
     Q_KV_PUT,
     Q_KV_DEL,
     Q_KV_DEL_NS,
-    Q_ARCHIVE_APPEND,
-    Q_ARCHIVE_SEQ,
-    Q_ARCHIVE_ASC,
-    Q_ARCHIVE_DESC,
-    Q_ARCHIVE_WITH_ASC,
-    Q_ARCHIVE_WITH_DESC,
-    Q_ARCHIVE_COUNT,
-    Q_ARCHIVE_WITH_COUNT,
-    Q_ARCHIVE_GET,
+    Q_CHUNK_LAST,
+    Q_CHUNK_PUT,
+    Q_CHUNK_DEL,
+    Q_CHUNK_GET,
+    Q_CHUNK_AT,
+    Q_CHUNK_ASC,
+    Q_CHUNK_DESC,
+    Q_CHUNK_WITH_ASC,
+    Q_CHUNK_WITH_DESC,
+    Q_CHUNK_RANGE,
+    Q_CHUNK_ALL,
+    Q_CHUNK_WITH_ADD,
+    Q_CHUNK_WITH_DEL,
     Q_ARCHIVE_PURGE,
     Q_BLOCK_ADD,
     Q_BLOCK_DEL,
@@ -103,9 +108,10 @@ enum q {
     Q_ARCHIVE_NEXT_SEQ,
     Q_ARCHIVE_MSG_APPEND,
     Q_ARCHIVE_HWM,
-    Q_ARCHIVE_ENTRY_DEL,
+    Q_ARCHIVE_MSG_GET,
     Q_ARCHIVE_MSG_DEL,
-    Q_ARCHIVE_USER_GC,
+    Q_ARCHIVE_MSG_DROP_SOLE,
+    Q_ARCHIVE_MSG_RELEASE,
     Q_SECRET_GET,
     Q_SECRET_PUT,
     Q_UPLOAD_PUT,
@@ -127,28 +133,35 @@ enum q {
 };
 
 #define ROSTER_COLS "contact, name, sub, ask_out, approved, groups"
-#define ARCHIVE_COLS "a.seq, a.ts, a.with_bare, a.with_res, m.xml"
 #define UPLOAD_COLS                                                            \
     "token, username, filename, size, content_type, created_at, done"
-/* ?1 user, ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive
- * time bounds; the queries add ?6 the limit, then the 'with' filter
- * (?7 bare JID, ?8 resource or NULL); the counts take it as ?6, ?7.
- * Two statements per filter shape rather than "?7 IS NULL OR ...", so
- * that each uses the index that fits it. The entries (archive a) are
- * filtered; their message's text (archive_msg m) is read only for the
- * rows returned, and counting needs none. The entries' primary key
- * holds every column, so without stats the planner would walk it rather
- * than archive_by_with for a 'with' filter: INDEXED BY says which. */
-#define ARCHIVE_FILTER                                                         \
-    " WHERE a.username = ?1 AND a.seq > ?2 AND a.seq < ?3"                     \
-    " AND a.ts >= ?4 AND a.ts <= ?5"
-#define ARCHIVE_JOIN " JOIN archive_msg m ON m.seq = a.seq"
-#define ARCHIVE_WHERE " FROM archive a" ARCHIVE_JOIN ARCHIVE_FILTER
-#define ARCHIVE_WITH_WHERE(a, b)                                               \
-    " FROM archive a INDEXED BY archive_by_with" ARCHIVE_JOIN ARCHIVE_FILTER   \
-    ARCHIVE_WITH(a, b)
-#define ARCHIVE_WITH(a, b)                                                     \
-    " AND a.with_bare = ?" a " AND (?" b " IS NULL OR a.with_res = ?" b ")"
+/* The chunks of an account (archive_chunk.h) a query reads: ?1 user,
+ * ?2 and ?3 the exclusive seq bounds, ?4 and ?5 the inclusive time
+ * bounds, and for a conversation ?6 the bare JID. The chunks do not
+ * overlap, so those that may hold a seq above ?2 start at the one that
+ * holds ?2 (CHUNK_FROM), which keeps the scan a range of the primary
+ * key. Entries are filtered one by one in C; the bounds here only skip
+ * chunks. */
+#define CHUNK_COLS "c.first_seq, c.last_seq, c.min_ts, c.max_ts, c.n, c.body"
+#define CHUNK_FROM(t, seq)                                                     \
+    " AND " t ".first_seq >= COALESCE((SELECT first_seq FROM archive_chunk"    \
+    " WHERE username = ?1 AND first_seq <= " seq                               \
+    " ORDER BY first_seq DESC LIMIT 1), 0)"
+#define CHUNK_FILTER                                                           \
+    " AND c.last_seq > ?2 AND c.max_ts >= ?4 AND c.min_ts <= ?5"
+#define CHUNK_SCAN                                                             \
+    "SELECT " CHUNK_COLS                                                       \
+    " FROM archive_chunk c WHERE c.username = ?1" CHUNK_FROM(                  \
+        "c", "?2") " AND c.first_seq < ?3" CHUNK_FILTER                        \
+                   " ORDER BY c.first_seq"
+/* CROSS JOIN: the conversation's list drives, the chunks are looked up. */
+#define CHUNK_WITH_SCAN                                                        \
+    "SELECT " CHUNK_COLS " FROM archive_chunk_with w CROSS JOIN"               \
+    " archive_chunk c ON c.username = w.username"                              \
+    " AND c.first_seq = w.first_seq WHERE w.username = ?1"                     \
+    " AND w.with_bare = ?6" CHUNK_FROM(                                        \
+        "w", "?2") " AND w.first_seq < ?3" CHUNK_FILTER                        \
+                   " ORDER BY w.first_seq"
 /* The oldest messages by seq, which is the order they were archived in
  * (no index on ts to maintain for every message), of which those before
  * ?1 go; ?2 rows are looked at. */
@@ -230,9 +243,40 @@ static const char *const sql_text[Q_COUNT] = {
         " ON CONFLICT (username, ns, key) DO UPDATE SET value = excluded.value",
     [Q_KV_DEL] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2 AND key = ?3",
     [Q_KV_DEL_NS] = "DELETE FROM kv WHERE username = ?1 AND ns = ?2",
-    [Q_ARCHIVE_APPEND] =
-        "INSERT INTO archive (username, seq, ts, with_bare, with_res)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_CHUNK_LAST] = "SELECT first_seq, body FROM archive_chunk"
+                     " WHERE username = ?1 ORDER BY first_seq DESC LIMIT 1",
+    [Q_CHUNK_PUT] =
+        "INSERT INTO archive_chunk"
+        " (username, first_seq, last_seq, min_ts, max_ts, n, body)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (username, first_seq) DO UPDATE SET"
+        " last_seq = excluded.last_seq, min_ts = excluded.min_ts,"
+        " max_ts = excluded.max_ts, n = excluded.n, body = excluded.body",
+    [Q_CHUNK_DEL] =
+        "DELETE FROM archive_chunk WHERE username = ?1 AND first_seq = ?2",
+    [Q_CHUNK_GET] = "SELECT " CHUNK_COLS " FROM archive_chunk c"
+                    " WHERE c.username = ?1 AND c.first_seq = ?2",
+    /* The chunk that holds ?2 if any chunk does. */
+    [Q_CHUNK_AT] = "SELECT " CHUNK_COLS " FROM archive_chunk c"
+                   " WHERE c.username = ?1 AND c.first_seq <= ?2"
+                   " ORDER BY c.first_seq DESC LIMIT 1",
+    [Q_CHUNK_ASC] = CHUNK_SCAN,
+    [Q_CHUNK_DESC] = CHUNK_SCAN " DESC",
+    [Q_CHUNK_WITH_ASC] = CHUNK_WITH_SCAN,
+    [Q_CHUNK_WITH_DESC] = CHUNK_WITH_SCAN " DESC",
+    /* The chunks that may hold a seq in [?2, ?3]. */
+    [Q_CHUNK_RANGE] =
+        "SELECT c.first_seq FROM archive_chunk c"
+        " WHERE c.username = ?1" CHUNK_FROM(
+            "c", "?2") " AND c.first_seq <= ?3 AND c.last_seq >= ?2",
+    [Q_CHUNK_ALL] = "SELECT " CHUNK_COLS " FROM archive_chunk c"
+                    " WHERE c.username = ?1",
+    [Q_CHUNK_WITH_ADD] = "INSERT OR IGNORE INTO archive_chunk_with"
+                         " (username, with_bare, first_seq)"
+                         " VALUES (?1, ?2, ?3)",
+    [Q_CHUNK_WITH_DEL] = "DELETE FROM archive_chunk_with WHERE"
+                         " username = ?1 AND with_bare = ?2"
+                         " AND first_seq = ?3",
     [Q_ARCHIVE_MSG_APPEND] =
         "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -240,35 +284,16 @@ static const char *const sql_text[Q_COUNT] = {
         "INSERT INTO counters (name, value) VALUES ('archive-seq', ?1)"
         " ON CONFLICT (name) DO UPDATE SET"
         " value = MAX(value, excluded.value)",
-    [Q_ARCHIVE_SEQ] = "SELECT seq FROM archive WHERE username = ?1 AND seq = ?2",
-    [Q_ARCHIVE_ASC] =
-        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY a.seq LIMIT ?6",
-    [Q_ARCHIVE_DESC] =
-        "SELECT " ARCHIVE_COLS ARCHIVE_WHERE " ORDER BY a.seq DESC LIMIT ?6",
-    [Q_ARCHIVE_WITH_ASC] = "SELECT " ARCHIVE_COLS ARCHIVE_WITH_WHERE(
-        "7", "8") " ORDER BY a.seq LIMIT ?6",
-    [Q_ARCHIVE_WITH_DESC] = "SELECT " ARCHIVE_COLS ARCHIVE_WITH_WHERE(
-        "7", "8") " ORDER BY a.seq DESC LIMIT ?6",
-    [Q_ARCHIVE_COUNT] = "SELECT COUNT(*) FROM archive a" ARCHIVE_FILTER,
-    [Q_ARCHIVE_WITH_COUNT] = "SELECT COUNT(*) FROM archive a"
-                             " INDEXED BY archive_by_with" ARCHIVE_FILTER
-                                 ARCHIVE_WITH("6", "7"),
-    [Q_ARCHIVE_GET] = "SELECT " ARCHIVE_COLS
-                      " FROM archive a JOIN archive_msg m ON m.seq = a.seq"
-                      " WHERE a.username = ?1 AND a.seq = ?2",
     [Q_ARCHIVE_PURGE] = "SELECT seq, user_a, user_b" ARCHIVE_PURGE_BATCH,
-    [Q_ARCHIVE_ENTRY_DEL] = "DELETE FROM archive WHERE username = ?1"
-                            " AND seq = ?2",
+    [Q_ARCHIVE_MSG_GET] = "SELECT xml FROM archive_msg WHERE seq = ?1",
     [Q_ARCHIVE_MSG_DEL] = "DELETE FROM archive_msg WHERE seq = ?1",
-    /* Before an account's entries go: its messages that no other
-     * account holds an entry of. */
-    [Q_ARCHIVE_USER_GC] =
-        "DELETE FROM archive_msg WHERE seq IN"
-        " (SELECT seq FROM archive WHERE username = ?1)"
-        " AND NOT EXISTS (SELECT 1 FROM archive e"
-        " WHERE e.username = CASE WHEN archive_msg.user_a = ?1"
-        " THEN archive_msg.user_b ELSE archive_msg.user_a END"
-        " AND e.seq = archive_msg.seq)",
+    /* An account goes: its messages no other account holds go too, the
+     * others are left to their other holder. */
+    [Q_ARCHIVE_MSG_DROP_SOLE] =
+        "DELETE FROM archive_msg WHERE seq = ?1 AND user_b IS NULL",
+    [Q_ARCHIVE_MSG_RELEASE] =
+        "UPDATE archive_msg SET user_a = CASE WHEN user_a = ?2"
+        " THEN user_b ELSE user_a END, user_b = NULL WHERE seq = ?1",
     /* Above every seq ever handed out, even of rows deleted since. */
     [Q_ARCHIVE_NEXT_SEQ] =
         "SELECT MAX(COALESCE((SELECT value FROM counters"
@@ -366,6 +391,20 @@ static const char *const sql_text[Q_COUNT] = {
  * meanwhile. */
 #define WAL_RESTART_PAGES 16384
 
+/* Writes archive rows: see write_rows(). */
+struct archive_writer {
+    /* Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_ARCHIVE_MSG_APPEND,
+     * Q_ARCHIVE_HWM, prepared on the writing connection (the archiver's
+     * own, or borrowed from the loop's stmt[]) */
+    sqlite3_stmt *last, *put, *with_add, *msg, *hwm;
+    /* scratch, kept between batches */
+    struct archive_chunk chunk;
+    struct buf old, body; /* the newest chunk as read; the one written */
+    const struct deferred_row **order; /* a batch's rows by account */
+    bool *held;                        /* per row: its account still exists */
+    size_t cap;                        /* of order and held */
+};
+
 struct sqlite_store {
     struct store base;           /* public: must stay first */
     sqlite3 *db;                 /* private */
@@ -383,6 +422,7 @@ struct sqlite_store {
     struct crypto_prp *id_prp;   /* archive seq <-> stanza id */
     struct checkpointer *ckpt;   /* NULL for an in-memory database */
     struct archiver *arch;       /* NULL for an in-memory database */
+    struct archive_writer loop_w; /* writes archive rows on db itself */
 };
 
 /* Writes batches of archive rows on a thread of its own, with its own
@@ -391,9 +431,6 @@ struct sqlite_store {
  * reads the archive first waits for the batch in flight (archive_sync),
  * so reads still see every row. While a batch is written the loop's own
  * writes may wait for SQLite's write lock for as long. */
-struct archive_writer {
-    sqlite3_stmt *entry, *msg, *hwm; /* Q_ARCHIVE_APPEND, _MSG_APPEND, _HWM */
-};
 
 struct archiver {
     pthread_t thread;
@@ -456,6 +493,7 @@ static int migrate(struct sqlite_store *s);
 static void destroy(struct sqlite_store *s);
 static int drain_deferred(struct sqlite_store *s);
 static int archive_setup(struct sqlite_store *s);
+static int archive_release(struct sqlite_store *s, const char *user);
 static int commit(struct sqlite_store *s);
 static char *column_dup(sqlite3_stmt *stmt, int i);
 static void checkpointer_stop(struct checkpointer *c);
@@ -837,7 +875,7 @@ static int sqlite_user_delete(struct store *st, const char *user,
         return r;
     /* The account's own rows go by ON DELETE CASCADE, its archived
      * messages when no other account holds them. */
-    r = run(s, Q_ARCHIVE_USER_GC, "t", user);
+    r = archive_release(s, user);
     if (r >= 0)
         r = run(s, Q_USER_DELETE, "t", user);
     if (r == 0)
@@ -1172,15 +1210,23 @@ static void archive_sync(struct sqlite_store *s)
 }
 
 /* Hands the waiting rows to the archiver; false when it is still busy
- * with the last batch. */
-static bool archive_hand_over(struct sqlite_store *s)
+ * with the last batch. With keep_last, a last row that the next append
+ * may share its message with (the recipient's copy, appended right
+ * after the sender's) stays behind, so that the two are written in one
+ * batch and the message once. */
+static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
 {
     struct archiver *a = s->arch;
+    size_t n = s->ndeferred;
+    bool keep = keep_last && n > 1 && s->deferred[n - 1].xml;
+    /* Copied first: once handed over, the array is the archiver's. */
+    struct deferred_row last =
+        keep ? s->deferred[n - 1] : (struct deferred_row){0};
     pthread_mutex_lock(&a->lock);
     bool free_now = !a->busy;
     if (free_now) {
         a->batch = s->deferred;
-        a->nbatch = s->ndeferred;
+        a->nbatch = keep ? n - 1 : n;
         a->busy = true;
         pthread_cond_signal(&a->wake);
     }
@@ -1188,6 +1234,13 @@ static bool archive_hand_over(struct sqlite_store *s)
     if (free_now) {
         s->deferred = NULL;
         s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
+        if (keep) {
+            s->deferred_cap = 256;
+            s->deferred = xmalloc(s->deferred_cap * sizeof(*s->deferred));
+            s->deferred[s->ndeferred++] = last;
+            s->deferred_bytes = last.len + 64;
+            s->deferred_since_ms = now_ms();
+        }
     }
     return free_now;
 }
@@ -1200,72 +1253,187 @@ static int step_reset(sqlite3_stmt *st)
     return rc;
 }
 
-/* Writes rows[0..n) inside the open transaction of the statements'
- * connection: each message's entries, then the message if any entry was
- * written (an account deleted meanwhile takes its entries along, and a
+/* Writes chunk c of user, whose key is first; its parties from new_from
+ * on are not yet in archive_chunk_with. SQLITE_OK, or the failing
+ * step's code (SQLITE_CONSTRAINT_FOREIGNKEY: the account is gone). */
+static int chunk_put(struct archive_writer *w, const char *user, int64_t first,
+                     const struct archive_chunk *c, size_t new_from)
+{
+    buf_reset(&w->body);
+    archive_chunk_encode(c, &w->body);
+    sqlite3_bind_text(w->put, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(w->put, 2, first);
+    sqlite3_bind_int64(w->put, 3, c->entries[c->n - 1].seq);
+    sqlite3_bind_int64(w->put, 4, c->min_ts);
+    sqlite3_bind_int64(w->put, 5, c->max_ts);
+    sqlite3_bind_int64(w->put, 6, (int64_t)c->n);
+    sqlite3_bind_blob64(w->put, 7, buf_data(&w->body), buf_used(&w->body),
+                        SQLITE_STATIC);
+    int rc = step_reset(w->put);
+    if (rc != SQLITE_DONE)
+        return rc;
+    for (size_t i = new_from; i < c->nparties; i++) {
+        sqlite3_bind_text(w->with_add, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->with_add, 2, c->parties[i].bare, -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(w->with_add, 3, first);
+        rc = step_reset(w->with_add);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Appends rows[0..n) (user's entries, seq ascending, above every seq
+ * user's archive holds) to user's newest chunk, and to new ones as it
+ * fills. SQLITE_OK or the failing step's code. */
+static int chunks_append(struct archive_writer *w, const char *user,
+                         const struct deferred_row *const *rows, size_t n)
+{
+    struct archive_chunk *c = &w->chunk;
+    archive_chunk_reset(c);
+    buf_reset(&w->old);
+    int64_t first = rows[0]->seq;
+    sqlite3_bind_text(w->last, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(w->last);
+    if (rc == SQLITE_ROW) {
+        const void *body = sqlite3_column_blob(w->last, 1);
+        size_t len = (size_t)sqlite3_column_bytes(w->last, 1);
+        buf_append(&w->old, body, len);
+        if (archive_chunk_decode(c, buf_data(&w->old), len) == 0 && c->n > 0 &&
+            c->n < ARCHIVE_CHUNK_MAX_ENTRIES &&
+            c->bytes < ARCHIVE_CHUNK_MAX_BYTES)
+            first = sqlite3_column_int64(w->last, 0);
+        else
+            archive_chunk_reset(c); /* full, or unreadable: a new one */
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(w->last);
+    sqlite3_clear_bindings(w->last);
+    if (rc != SQLITE_DONE)
+        return rc;
+    size_t new_from = c->nparties;
+    for (size_t i = 0; i < n; i++) {
+        const struct deferred_row *d = rows[i];
+        if (archive_chunk_add(c, d->seq, d->ts_ms, d->with, d->with_res))
+            continue;
+        if ((rc = chunk_put(w, user, first, c, new_from)) != SQLITE_OK)
+            return rc;
+        archive_chunk_reset(c);
+        new_from = 0;
+        first = d->seq;
+        archive_chunk_add(c, d->seq, d->ts_ms, d->with, d->with_res);
+    }
+    return chunk_put(w, user, first, c, new_from);
+}
+
+static int by_user_then_seq(const void *a, const void *b)
+{
+    const struct deferred_row *x = *(const struct deferred_row *const *)a;
+    const struct deferred_row *y = *(const struct deferred_row *const *)b;
+    int c = strcmp(x->user, y->user);
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Writes rows[0..n) inside the open transaction of w's connection: each
+ * account's entries into its chunks, then each message if an account
+ * still holds it (an account deleted meanwhile takes nothing, and a
  * message nobody holds is not kept), then the highest seq. SQLITE_OK or
  * the failing step's code. */
 static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
                       size_t n)
 {
-    int64_t top = 0;
+    if (n == 0)
+        return SQLITE_OK;
+    if (n > w->cap) {
+        w->cap = n;
+        w->order = xrealloc(w->order, n * sizeof(*w->order));
+        w->held = xrealloc(w->held, n * sizeof(*w->held));
+    }
+    for (size_t i = 0; i < n; i++)
+        w->order[i] = &rows[i];
+    qsort(w->order, n, sizeof(*w->order), by_user_then_seq);
     for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(w->order[j]->user, w->order[i]->user) == 0)
+            j++;
+        int rc = chunks_append(w, w->order[i]->user, w->order + i, j - i);
+        if (rc != SQLITE_OK && rc != SQLITE_CONSTRAINT_FOREIGNKEY)
+            return rc;
+        for (size_t k = i; k < j; k++)
+            w->held[w->order[k] - rows] = rc == SQLITE_OK;
+        i = j;
+    }
+    int64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
         const struct deferred_row *d = &rows[i];
-        size_t k = i + 1 < n && !rows[i + 1].xml ? 2 : 1;
-        const char *held[2] = { NULL, NULL };
-        int nheld = 0;
-        for (size_t j = i; j < i + k; j++) {
-            const struct deferred_row *e = &rows[j];
-            sqlite3_bind_text(w->entry, 1, e->user, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(w->entry, 2, e->seq);
-            sqlite3_bind_int64(w->entry, 3, e->ts_ms);
-            sqlite3_bind_text(w->entry, 4, e->with, -1, SQLITE_STATIC);
-            sqlite3_bind_text(w->entry, 5, e->with_res, -1, SQLITE_STATIC);
-            int rc = step_reset(w->entry);
-            if (rc == SQLITE_DONE)
-                held[nheld++] = e->user;
-            else if (rc != SQLITE_CONSTRAINT_FOREIGNKEY)
-                return rc;
-        }
-        if (nheld > 0 && d->xml) {
-            sqlite3_bind_int64(w->msg, 1, d->seq);
-            sqlite3_bind_int64(w->msg, 2, d->ts_ms);
-            sqlite3_bind_text(w->msg, 3, held[0], -1, SQLITE_STATIC);
-            sqlite3_bind_text(w->msg, 4, held[1], -1, SQLITE_STATIC);
-            sqlite3_bind_blob64(w->msg, 5, d->xml, d->len, SQLITE_STATIC);
-            int rc = step_reset(w->msg);
-            if (rc != SQLITE_DONE)
-                return rc;
-        }
         if (d->seq > top)
             top = d->seq;
-        i += k;
+        if (!d->xml)
+            continue;
+        /* The entry after it shares the message (the recipient's). */
+        const char *held[2] = {NULL, NULL};
+        int nheld = 0;
+        if (w->held[i])
+            held[nheld++] = d->user;
+        if (i + 1 < n && !rows[i + 1].xml && w->held[i + 1])
+            held[nheld++] = rows[i + 1].user;
+        if (nheld == 0)
+            continue;
+        sqlite3_bind_int64(w->msg, 1, d->seq);
+        sqlite3_bind_int64(w->msg, 2, d->ts_ms);
+        sqlite3_bind_text(w->msg, 3, held[0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->msg, 4, held[1], -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(w->msg, 5, d->xml, d->len, SQLITE_STATIC);
+        int rc = step_reset(w->msg);
+        if (rc != SQLITE_DONE)
+            return rc;
     }
-    if (top == 0)
-        return SQLITE_OK;
     sqlite3_bind_int64(w->hwm, 1, top);
     int rc = step_reset(w->hwm);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int writer_prepare(sqlite3 *db, struct archive_writer *w)
+static const enum q writer_queries[] = {
+    Q_CHUNK_LAST,         Q_CHUNK_PUT,   Q_CHUNK_WITH_ADD,
+    Q_ARCHIVE_MSG_APPEND, Q_ARCHIVE_HWM,
+};
+
+static sqlite3_stmt **writer_stmt(struct archive_writer *w, size_t i)
 {
-    int rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_APPEND], -1,
-                                SQLITE_PREPARE_PERSISTENT, &w->entry, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_MSG_APPEND], -1,
-                                SQLITE_PREPARE_PERSISTENT, &w->msg, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(db, sql_text[Q_ARCHIVE_HWM], -1,
-                                SQLITE_PREPARE_PERSISTENT, &w->hwm, NULL);
+    sqlite3_stmt **v[] = {&w->last, &w->put, &w->with_add, &w->msg, &w->hwm};
+    return v[i];
+}
+
+/* Prepares w's statements on db (own_stmts) or borrows the loop's. */
+static int writer_init(struct archive_writer *w, sqlite3 *db,
+                       sqlite3_stmt *const *loop_stmts)
+{
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < sizeof(writer_queries) / sizeof(*writer_queries);
+         i++) {
+        sqlite3_stmt **st = writer_stmt(w, i);
+        if (loop_stmts)
+            *st = loop_stmts[writer_queries[i]];
+        else if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v3(db, sql_text[writer_queries[i]], -1,
+                                    SQLITE_PREPARE_PERSISTENT, st, NULL);
+    }
     return rc;
 }
 
-static void writer_finalize(struct archive_writer *w)
+/* Frees w's scratch, and its statements when it prepared them. */
+static void writer_free(struct archive_writer *w, bool own_stmts)
 {
-    sqlite3_finalize(w->entry);
-    sqlite3_finalize(w->msg);
-    sqlite3_finalize(w->hwm);
+    for (size_t i = 0;
+         own_stmts && i < sizeof(writer_queries) / sizeof(*writer_queries); i++)
+        sqlite3_finalize(*writer_stmt(w, i));
+    archive_chunk_free(&w->chunk);
+    buf_free(&w->old);
+    buf_free(&w->body);
+    free(w->order);
+    free(w->held);
+    memset(w, 0, sizeof(*w));
 }
 
 static void *archiver_main(void *arg)
@@ -1344,11 +1512,11 @@ static int archiver_start(struct sqlite_store *s, const char *path)
         rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
-        rc = writer_prepare(a->db, &a->w);
+        rc = writer_init(&a->w, a->db, NULL);
     if (rc != SQLITE_OK) {
         log_error(0, "store: archive connection: %s",
                   a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
-        writer_finalize(&a->w);
+        writer_free(&a->w, true);
         sqlite3_close(a->db);
         free(a);
         return -ERR_STORE;
@@ -1357,7 +1525,7 @@ static int archiver_start(struct sqlite_store *s, const char *path)
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->idle, NULL);
     if (!thread_start(&a->thread, archiver_main, a)) {
-        writer_finalize(&a->w);
+        writer_free(&a->w, true);
         sqlite3_close(a->db);
         pthread_mutex_destroy(&a->lock);
         pthread_cond_destroy(&a->wake);
@@ -1383,7 +1551,7 @@ static void archiver_stop(struct sqlite_store *s)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
-    writer_finalize(&a->w);
+    writer_free(&a->w, true);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);
@@ -1402,10 +1570,7 @@ static int drain_deferred(struct sqlite_store *s)
         return 0;
     int r = begin_write(s);
     if (r == 0) {
-        struct archive_writer w = { s->stmt[Q_ARCHIVE_APPEND],
-                                    s->stmt[Q_ARCHIVE_MSG_APPEND],
-                                    s->stmt[Q_ARCHIVE_HWM] };
-        int rc = write_rows(&w, s->deferred, s->ndeferred);
+        int rc = write_rows(&s->loop_w, s->deferred, s->ndeferred);
         if (rc != SQLITE_OK)
             r = sql_fail(s, rc, "archive append");
     }
@@ -1471,73 +1636,204 @@ static int sqlite_archive_append(struct store *st, const char *user,
      * writes the last one the rows wait on (sqlite_commit_turn() offers
      * them again every few milliseconds); only when it is far behind
      * does the loop wait for it rather than grow. */
-    if (!archive_hand_over(s) && deferred_full(s, ARCHIVE_BEHIND)) {
+    if (!archive_hand_over(s, true) && deferred_full(s, ARCHIVE_BEHIND)) {
         archive_sync(s);
-        archive_hand_over(s);
+        archive_hand_over(s, true);
     }
     return 0;
 }
 
-/* The seq of the message called id in *out; -ERR_NOTFOUND when none. */
+/* Reading the archive: the chunks of an account that may hold what a
+ * filter asks for are stepped in seq order, each decoded into a scratch
+ * chunk and its entries matched one by one; a message's text is read
+ * for the entries handed out only. */
+struct scan {
+    struct sqlite_store *s;
+    const char *user;
+    const struct archive_filter *f;
+    int64_t after, before; /* exclusive seq bounds */
+    size_t wlen, rlen;     /* of f->with, f->with_res */
+    struct archive_chunk chunk;
+    store_archive_fn *fn; /* NULL: count only */
+    void *ud;
+    int64_t found;    /* entries matched so far */
+    int64_t want_seq; /* scan_one(): the entry looked for */
+};
+
+/* Whether party p of the current chunk is one the filter asks for. */
+static bool party_wanted(const struct scan *sc, const struct archive_party *p)
+{
+    const struct archive_filter *f = sc->f;
+    if (!f->with)
+        return true;
+    return p->blen == sc->wlen && memcmp(p->bare, f->with, sc->wlen) == 0 &&
+           (!f->with_res || (p->rlen == sc->rlen &&
+                             memcmp(p->res, f->with_res, sc->rlen) == 0));
+}
+
+/* Hands entry e of the current chunk to sc->fn with its message's text.
+ * An entry whose message is missing is skipped (0); -ERR_STORE on
+ * failure. */
+static int emit(struct scan *sc, const struct archive_entry *e)
+{
+    struct sqlite_store *s = sc->s;
+    sqlite3_stmt *st = query(s, Q_ARCHIVE_MSG_GET, "i", e->seq);
+    if (!st)
+        return -ERR_STORE;
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_ROW) {
+        const struct archive_party *p = &sc->chunk.parties[e->party];
+        char id[STORE_ARCHIVE_ID_MAX + 1];
+        archive_id(s, e->seq, id);
+        struct archive_msg m = {id, e->ts_ms, p->bare, p->res, NULL, 0};
+        /* column_text NUL-terminates the blob; it comes before
+         * column_bytes. */
+        m.xml = (const char *)sqlite3_column_text(st, 0);
+        m.len = (size_t)sqlite3_column_bytes(st, 0);
+        if (m.xml) {
+            sc->found++;
+            sc->fn(sc->ud, &m);
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = sql_fail(s, rc, sql_text[Q_ARCHIVE_MSG_GET]);
+    }
+    stmt_put(s, Q_ARCHIVE_MSG_GET, st);
+    return r;
+}
+
+/* Matches the entries of the chunk in the current row of st. 1 when the
+ * limit is reached, 0 to go on, -ERR_STORE on failure. */
+static int scan_chunk(struct scan *sc, sqlite3_stmt *st)
+{
+    const struct archive_filter *f = sc->f;
+    int64_t first = sqlite3_column_int64(st, 0);
+    int64_t last = sqlite3_column_int64(st, 1);
+    /* A chunk wholly inside the bounds counts without being read. */
+    if (!sc->fn && !f->with && first > sc->after && last < sc->before &&
+        sqlite3_column_int64(st, 2) >= f->start_ms &&
+        sqlite3_column_int64(st, 3) <= f->end_ms) {
+        sc->found += sqlite3_column_int64(st, 4);
+        return 0;
+    }
+    const void *body = sqlite3_column_blob(st, 5);
+    size_t len = (size_t)sqlite3_column_bytes(st, 5);
+    struct archive_chunk *c = &sc->chunk;
+    if (archive_chunk_decode(c, body, len) < 0) {
+        log_error(0, "store: %s's archive chunk %lld is unreadable", sc->user,
+                  (long long)first);
+        return 0;
+    }
+    bool wanted[ARCHIVE_CHUNK_MAX_ENTRIES];
+    bool any = false;
+    for (size_t i = 0; i < c->nparties && i < ARCHIVE_CHUNK_MAX_ENTRIES; i++)
+        any |= wanted[i] = party_wanted(sc, &c->parties[i]);
+    if (!any)
+        return 0;
+    for (size_t k = 0; k < c->n; k++) {
+        const struct archive_entry *e =
+            &c->entries[f->newest_first ? c->n - 1 - k : k];
+        if (e->seq <= sc->after || e->seq >= sc->before ||
+            e->ts_ms < f->start_ms || e->ts_ms > f->end_ms ||
+            e->party >= ARCHIVE_CHUNK_MAX_ENTRIES || !wanted[e->party])
+            continue;
+        if (sc->want_seq && e->seq != sc->want_seq)
+            continue;
+        if (!sc->fn) {
+            sc->found++;
+            continue;
+        }
+        if (emit(sc, e) < 0)
+            return -ERR_STORE;
+        if (f->limit && sc->found >= f->limit)
+            return 1;
+    }
+    return 0;
+}
+
+/* Steps st (rows of CHUNK_COLS) through scan_chunk(). */
+static int scan_rows(struct scan *sc, enum q q, sqlite3_stmt *st)
+{
+    if (!st)
+        return -ERR_STORE;
+    int rc, r = 0;
+    while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        r = scan_chunk(sc, st);
+    if (r == 0 && rc != SQLITE_DONE)
+        r = sql_fail(sc->s, rc, sql_text[q]);
+    stmt_put(sc->s, q, st);
+    return r < 0 ? r : 0;
+}
+
+/* Looks for entry seq of sc->user (fn NULL: whether there is one). */
+static int scan_one(struct scan *sc, int64_t seq)
+{
+    sc->want_seq = seq;
+    sc->after = seq - 1;
+    sc->before = seq + 1;
+    return scan_rows(sc, Q_CHUNK_AT,
+                     query(sc->s, Q_CHUNK_AT, "ti", sc->user, seq));
+}
+
+/* The seq of the message called id in user's archive in *out;
+ * -ERR_NOTFOUND when there is none. */
 static int archive_seq(struct sqlite_store *s, const char *user,
                        const char *id, int64_t *out)
 {
     int64_t seq;
     if (archive_id_seq(s, id, &seq) < 0)
         return -ERR_NOTFOUND;
-    return step_int(s, Q_ARCHIVE_SEQ,
-                    query(s, Q_ARCHIVE_SEQ, "ti", user, seq), out);
-}
-
-/* The seq bounds of f: ids resolved, absent ones wide open. */
-static int archive_bounds(struct sqlite_store *s, const char *user,
-                          const struct archive_filter *f, int64_t *after,
-                          int64_t *before)
-{
-    *after = 0;
-    *before = INT64_MAX;
-    for (int i = 0; i < 2; i++) {
-        int64_t seq;
-        int r;
-        if (f->after_id[i]) {
-            if ((r = archive_seq(s, user, f->after_id[i], &seq)) < 0)
-                return r;
-            if (seq > *after)
-                *after = seq;
-        }
-        if (f->before_id[i]) {
-            if ((r = archive_seq(s, user, f->before_id[i], &seq)) < 0)
-                return r;
-            if (seq < *before)
-                *before = seq;
-        }
-    }
+    struct archive_filter all = ARCHIVE_FILTER_ALL;
+    struct scan sc = {.s = s, .user = user, .f = &all};
+    int r = scan_one(&sc, seq);
+    archive_chunk_free(&sc.chunk);
+    if (r < 0)
+        return r;
+    if (sc.found == 0)
+        return -ERR_NOTFOUND;
+    *out = seq;
     return 0;
 }
 
-/* Steps a statement whose rows are ARCHIVE_COLS into fn. */
-static int step_archive(struct sqlite_store *s, enum q q, sqlite3_stmt *stmt,
-                        store_archive_fn *fn, void *ud)
+/* Prepares sc for f over user's archive: ids resolved into seq bounds
+ * (absent ones wide open). */
+static int scan_init(struct scan *sc, struct sqlite_store *s, const char *user,
+                     const struct archive_filter *f)
 {
-    int rc;
-    char id[STORE_ARCHIVE_ID_MAX + 1];
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct archive_msg m;
-        archive_id(s, sqlite3_column_int64(stmt, 0), id);
-        m.id = id;
-        m.ts_ms = sqlite3_column_int64(stmt, 1);
-        m.with = (const char *)sqlite3_column_text(stmt, 2);
-        m.with_res = (const char *)sqlite3_column_text(stmt, 3);
-        /* column_text NUL-terminates the blob; it must come before
-         * column_bytes. */
-        m.xml = (const char *)sqlite3_column_text(stmt, 4);
-        m.len = (size_t)sqlite3_column_bytes(stmt, 4);
-        if (!m.id || !m.with || !m.with_res || !m.xml)
-            continue;
-        fn(ud, &m);
+    *sc = (struct scan){
+        .s = s, .user = user, .f = f, .after = 0, .before = INT64_MAX};
+    sc->wlen = f->with ? strlen(f->with) : 0;
+    sc->rlen = f->with_res ? strlen(f->with_res) : 0;
+    int r = drain_deferred(s);
+    for (int i = 0; i < 2 && r == 0; i++) {
+        int64_t seq;
+        if (f->after_id[i] &&
+            (r = archive_seq(s, user, f->after_id[i], &seq)) == 0 &&
+            seq > sc->after)
+            sc->after = seq;
+        if (r == 0 && f->before_id[i] &&
+            (r = archive_seq(s, user, f->before_id[i], &seq)) == 0 &&
+            seq < sc->before)
+            sc->before = seq;
     }
-    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[q]);
-    stmt_put(s, q, stmt);
+    return r;
+}
+
+static int scan_run(struct scan *sc)
+{
+    const struct archive_filter *f = sc->f;
+    enum q q;
+    sqlite3_stmt *st;
+    if (f->with) {
+        q = f->newest_first ? Q_CHUNK_WITH_DESC : Q_CHUNK_WITH_ASC;
+        st = query(sc->s, q, "tiiiit", sc->user, sc->after, sc->before,
+                   f->start_ms, f->end_ms, f->with);
+    } else {
+        q = f->newest_first ? Q_CHUNK_DESC : Q_CHUNK_ASC;
+        st = query(sc->s, q, "tiiii", sc->user, sc->after, sc->before,
+                   f->start_ms, f->end_ms);
+    }
+    int r = scan_rows(sc, q, st);
+    archive_chunk_free(&sc->chunk);
     return r;
 }
 
@@ -1545,59 +1841,25 @@ static int sqlite_archive_query(struct store *st, const char *user,
                                 const struct archive_filter *f,
                                 store_archive_fn *fn, void *ud)
 {
-    struct sqlite_store *s = from_store(st);
-    int64_t after, before;
-    int r = drain_deferred(s);
-    if (r == 0)
-        r = archive_bounds(s, user, f, &after, &before);
+    struct scan sc;
+    int r = scan_init(&sc, from_store(st), user, f);
     if (r < 0)
         return r;
-    enum q q;
-    sqlite3_stmt *stmt;
-    if (f->with) {
-        q = f->newest_first ? Q_ARCHIVE_WITH_DESC : Q_ARCHIVE_WITH_ASC;
-        stmt = query(s, q, "tiiiiitt", user, after, before, f->start_ms,
-                     f->end_ms, (int64_t)f->limit, f->with, f->with_res);
-    } else {
-        q = f->newest_first ? Q_ARCHIVE_DESC : Q_ARCHIVE_ASC;
-        stmt = query(s, q, "tiiiii", user, after, before, f->start_ms,
-                     f->end_ms, (int64_t)f->limit);
-    }
-    if (!stmt)
-        return -ERR_STORE;
-    return step_archive(s, q, stmt, fn, ud);
+    sc.fn = fn;
+    sc.ud = ud;
+    return scan_run(&sc);
 }
 
 static int sqlite_archive_count(struct store *st, const char *user,
                                 const struct archive_filter *f, int64_t *out)
 {
-    struct sqlite_store *s = from_store(st);
-    int64_t after, before;
-    int r = drain_deferred(s);
+    struct scan sc;
+    int r = scan_init(&sc, from_store(st), user, f);
     if (r == 0)
-        r = archive_bounds(s, user, f, &after, &before);
-    if (r < 0)
-        return r;
-    enum q q = f->with ? Q_ARCHIVE_WITH_COUNT : Q_ARCHIVE_COUNT;
-    sqlite3_stmt *stmt =
-        f->with ? query(s, q, "tiiiitt", user, after, before, f->start_ms,
-                        f->end_ms, f->with, f->with_res)
-                : query(s, q, "tiiii", user, after, before, f->start_ms,
-                        f->end_ms);
-    return step_int(s, q, stmt, out);
-}
-
-struct get_ctx {
-    store_archive_fn *fn;
-    void *ud;
-    bool found;
-};
-
-static void get_one(void *ud, const struct archive_msg *m)
-{
-    struct get_ctx *c = ud;
-    c->found = true;
-    c->fn(c->ud, m);
+        r = scan_run(&sc);
+    if (r == 0)
+        *out = sc.found;
+    return r;
 }
 
 static int sqlite_archive_get(struct store *st, const char *user,
@@ -1605,17 +1867,126 @@ static int sqlite_archive_get(struct store *st, const char *user,
 {
     struct sqlite_store *s = from_store(st);
     int64_t seq;
-    int r0 = drain_deferred(s);
-    if (r0 < 0)
-        return r0;
+    int r = drain_deferred(s);
+    if (r < 0)
+        return r;
     if (archive_id_seq(s, id, &seq) < 0)
         return -ERR_NOTFOUND;
-    sqlite3_stmt *stmt = query(s, Q_ARCHIVE_GET, "ti", user, seq);
-    if (!stmt)
+    struct archive_filter all = ARCHIVE_FILTER_ALL;
+    struct scan sc = {.s = s, .user = user, .f = &all, .fn = fn, .ud = ud};
+    r = scan_one(&sc, seq);
+    archive_chunk_free(&sc.chunk);
+    return r < 0 ? r : sc.found ? 0 : -ERR_NOTFOUND;
+}
+
+/* Seqs of messages to remove from chunks, ascending. */
+struct seq_set {
+    const int64_t *v;
+    size_t n;
+};
+
+static bool not_in_set(void *ud, const struct archive_entry *e)
+{
+    const struct seq_set *set = ud;
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (set->v[mid] < e->seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == set->n || set->v[lo] != e->seq;
+}
+
+/* Removes the entries of set from user's chunk first: rewritten without
+ * them, or deleted when none is left; the conversations it no longer
+ * holds leave archive_chunk_with. Inside the open write. */
+static int chunk_remove(struct sqlite_store *s, const char *user, int64_t first,
+                        const struct seq_set *set)
+{
+    sqlite3_stmt *st = query(s, Q_CHUNK_GET, "ti", user, first);
+    if (!st)
         return -ERR_STORE;
-    struct get_ctx c = { fn, ud, false };
-    int r = step_archive(s, Q_ARCHIVE_GET, stmt, get_one, &c);
-    return r < 0 ? r : c.found ? 0 : -ERR_NOTFOUND;
+    int rc = sqlite3_step(st);
+    struct buf body = BUF_INIT;
+    if (rc == SQLITE_ROW)
+        buf_append(&body, sqlite3_column_blob(st, 5),
+                   (size_t)sqlite3_column_bytes(st, 5));
+    stmt_put(s, Q_CHUNK_GET, st);
+    if (rc != SQLITE_ROW) {
+        buf_free(&body);
+        return rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "archive chunk");
+    }
+    struct archive_chunk c = ARCHIVE_CHUNK_INIT, before = ARCHIVE_CHUNK_INIT;
+    int r = 0;
+    if (archive_chunk_decode(&c, buf_data(&body), buf_used(&body)) < 0) {
+        log_error(0, "store: %s's archive chunk %lld is unreadable, removed",
+                  user, (long long)first);
+        r = run(s, Q_CHUNK_DEL, "ti", user, first);
+        goto out;
+    }
+    archive_chunk_decode(&before, buf_data(&body), buf_used(&body));
+    size_t n0 = c.n;
+    archive_chunk_filter(&c, not_in_set, (void *)set);
+    if (c.n == n0)
+        goto out;
+    for (size_t i = 0; i < before.nparties && r >= 0; i++) {
+        const struct archive_party *p = &before.parties[i];
+        bool kept = false;
+        for (size_t k = 0; k < c.nparties && !kept; k++)
+            kept = c.parties[k].blen == p->blen &&
+                   memcmp(c.parties[k].bare, p->bare, p->blen) == 0;
+        if (!kept)
+            r = run(s, Q_CHUNK_WITH_DEL, "tti", user, p->bare, first);
+    }
+    if (r >= 0 && c.n == 0) {
+        r = run(s, Q_CHUNK_DEL, "ti", user, first);
+    } else if (r >= 0) {
+        /* Its key stays first: a bound below its entries all the same. */
+        struct buf out = BUF_INIT;
+        archive_chunk_encode(&c, &out);
+        r = run(s, Q_CHUNK_PUT, "tiiiiib", user, first, c.entries[c.n - 1].seq,
+                c.min_ts, c.max_ts, (int64_t)c.n, buf_data(&out),
+                buf_used(&out));
+        buf_free(&out);
+    }
+out:
+    archive_chunk_free(&c);
+    archive_chunk_free(&before);
+    buf_free(&body);
+    return r < 0 ? r : 0;
+}
+
+/* Removes the entries of set (ascending) from user's chunks. */
+static int chunks_remove(struct sqlite_store *s, const char *user,
+                         const struct seq_set *set)
+{
+    sqlite3_stmt *st =
+        query(s, Q_CHUNK_RANGE, "tii", user, set->v[0], set->v[set->n - 1]);
+    if (!st)
+        return -ERR_STORE;
+    int64_t *firsts = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            firsts = xrealloc(firsts, cap * sizeof(*firsts));
+        }
+        firsts[n++] = sqlite3_column_int64(st, 0);
+    }
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_RANGE]);
+    stmt_put(s, Q_CHUNK_RANGE, st);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = chunk_remove(s, user, firsts[i], set);
+    free(firsts);
+    return r;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int sqlite_archive_purge(struct store *st, int64_t before_ms,
@@ -1625,48 +1996,80 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
     int r = drain_deferred(s);
     if (r < 0)
         return r;
-    /* The batch is read whole before anything is deleted: the entries
-     * of each message (found by its holders' primary keys), then the
-     * message. */
-    struct victim {
-        int64_t seq;
-        char *user[2]; /* owned, NULL when none */
-    } *v = xcalloc(limit, sizeof(*v));
-    size_t n = 0;
+    /* The batch is read whole before anything is deleted: the messages,
+     * ascending, with the accounts that hold them. */
+    int64_t *seqs = xcalloc(limit ? limit : 1, sizeof(*seqs));
+    char **users = xcalloc(2 * (size_t)limit + 1, sizeof(*users));
+    size_t n = 0, nusers = 0;
     sqlite3_stmt *stmt =
         query(s, Q_ARCHIVE_PURGE, "ii", before_ms, (int64_t)limit);
     if (!stmt) {
-        free(v);
+        free(seqs);
+        free(users);
         return -ERR_STORE;
     }
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && n < limit) {
-        v[n].seq = sqlite3_column_int64(stmt, 0);
-        v[n].user[0] = column_dup(stmt, 1);
-        v[n].user[1] = column_dup(stmt, 2);
-        n++;
+        seqs[n++] = sqlite3_column_int64(stmt, 0);
+        for (int k = 1; k <= 2; k++)
+            if (sqlite3_column_type(stmt, k) != SQLITE_NULL)
+                users[nusers++] = column_dup(stmt, k);
     }
     r = rc == SQLITE_ROW || rc == SQLITE_DONE
             ? 0
             : sql_fail(s, rc, sql_text[Q_ARCHIVE_PURGE]);
     stmt_put(s, Q_ARCHIVE_PURGE, stmt);
+    qsort(users, nusers, sizeof(*users), cmp_str_ptr);
     if (r == 0 && n > 0 && (r = op_begin(s)) == 0) {
-        for (size_t i = 0; i < n && r >= 0; i++) {
-            for (int k = 0; k < 2 && r >= 0; k++)
-                if (v[i].user[k])
-                    r = run(s, Q_ARCHIVE_ENTRY_DEL, "ti", v[i].user[k],
-                            v[i].seq);
-            if (r >= 0)
-                r = run(s, Q_ARCHIVE_MSG_DEL, "i", v[i].seq);
-        }
+        struct seq_set set = {seqs, n};
+        for (size_t i = 0; i < nusers && r >= 0; i++)
+            if (i == 0 || strcmp(users[i], users[i - 1]) != 0)
+                r = chunks_remove(s, users[i], &set);
+        for (size_t i = 0; i < n && r >= 0; i++)
+            r = run(s, Q_ARCHIVE_MSG_DEL, "i", seqs[i]);
         r = op_end(s, r);
     }
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].user[0]);
-        free(v[i].user[1]);
-    }
-    free(v);
+    for (size_t i = 0; i < nusers; i++)
+        free(users[i]);
+    free(users);
+    free(seqs);
     return r < 0 ? r : (int)n;
+}
+
+/* Before an account goes: each message of its archive goes too when no
+ * other account holds it, and is left to the other otherwise. Inside the
+ * open write. */
+static int archive_release(struct sqlite_store *s, const char *user)
+{
+    sqlite3_stmt *st = query(s, Q_CHUNK_ALL, "t", user);
+    if (!st)
+        return -ERR_STORE;
+    int64_t *seqs = NULL;
+    size_t n = 0, cap = 0;
+    struct archive_chunk c = ARCHIVE_CHUNK_INIT;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (archive_chunk_decode(&c, sqlite3_column_blob(st, 5),
+                                 (size_t)sqlite3_column_bytes(st, 5)) < 0)
+            continue;
+        for (size_t i = 0; i < c.n; i++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                seqs = xrealloc(seqs, cap * sizeof(*seqs));
+            }
+            seqs[n++] = c.entries[i].seq;
+        }
+    }
+    archive_chunk_free(&c);
+    int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_ALL]);
+    stmt_put(s, Q_CHUNK_ALL, st);
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        r = run(s, Q_ARCHIVE_MSG_DROP_SOLE, "i", seqs[i]);
+        if (r == 0)
+            r = run(s, Q_ARCHIVE_MSG_RELEASE, "it", seqs[i], user);
+    }
+    free(seqs);
+    return r < 0 ? r : 0;
 }
 
 /* --- block lists --- */
@@ -2008,7 +2411,7 @@ static int sqlite_commit_turn(struct store *st, int *next_ms)
             int64_t waited = now_ms() - s->deferred_since_ms;
             if (waited < ARCHIVE_DEFER_MS && !deferred_full(s, 1))
                 *next_ms = (int)(ARCHIVE_DEFER_MS - waited);
-            else if (!archive_hand_over(s))
+            else if (!archive_hand_over(s, false))
                 *next_ms = 5; /* the archiver is busy: ask again soon */
         }
         return r;
@@ -2228,6 +2631,94 @@ struct applied {
                                 know (a newer program's), 0 if none */
 };
 
+/* Packs the entries of migration 0011 (one row each in table archive)
+ * into chunks, then drops that table; inside the migration's
+ * transaction. */
+static int pack_legacy_archive(struct sqlite_store *s)
+{
+    enum { GROUP = 4096 };
+    struct archive_writer w = {0};
+    sqlite3_stmt *rd = NULL;
+    int rc = writer_init(&w, s->db, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT username, seq, ts, with_bare,"
+                                " with_res FROM archive"
+                                " ORDER BY username, seq",
+                                -1, &rd, NULL);
+    struct deferred_row *rows = xcalloc(GROUP, sizeof(*rows));
+    const struct deferred_row **ptrs = xcalloc(GROUP, sizeof(*ptrs));
+    size_t n = 0;
+    int64_t packed = 0;
+    while (rc == SQLITE_OK) {
+        int step = sqlite3_step(rd);
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            rc = step;
+            break;
+        }
+        bool flush = n > 0 && (step == SQLITE_DONE || n == GROUP ||
+                               strcmp((const char *)sqlite3_column_text(rd, 0),
+                                      rows[0].user) != 0);
+        if (flush) {
+            for (size_t i = 0; i < n; i++)
+                ptrs[i] = &rows[i];
+            rc = chunks_append(&w, rows[0].user, ptrs, n);
+            packed += (int64_t)n;
+            for (size_t i = 0; i < n; i++)
+                deferred_free(&rows[i]);
+            n = 0;
+            if (rc != SQLITE_OK)
+                break;
+        }
+        if (step == SQLITE_DONE)
+            break;
+        struct deferred_row *d = &rows[n++];
+        *d = (struct deferred_row){0};
+        d->user = column_dup(rd, 0);
+        d->seq = sqlite3_column_int64(rd, 1);
+        d->ts_ms = sqlite3_column_int64(rd, 2);
+        d->with = column_dup(rd, 3);
+        d->with_res = column_dup(rd, 4);
+        if (!d->user || !d->with || !d->with_res) {
+            rc = SQLITE_CORRUPT;
+            n--;
+            deferred_free(d);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        deferred_free(&rows[i]);
+    free(rows);
+    free(ptrs);
+    sqlite3_finalize(rd);
+    writer_free(&w, true);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: packing the archive: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+        return -ERR_STORE;
+    }
+    if (packed > 0)
+        log_info(0, "store: %lld archive entries packed into chunks",
+                 (long long)packed);
+    return exec_sql(s, "DROP TABLE archive");
+}
+
+/* Migrations whose SQL is followed by code, in the same transaction. */
+static const struct {
+    int number;
+    int (*run)(struct sqlite_store *s);
+} migration_code[] = {
+    {12, pack_legacy_archive},
+};
+
+static int run_migration_code(struct sqlite_store *s, int number)
+{
+    for (size_t i = 0; i < sizeof(migration_code) / sizeof(*migration_code);
+         i++)
+        if (migration_code[i].number == number)
+            return migration_code[i].run(s);
+    return 0;
+}
+
 static int migration_index(int64_t number)
 {
     for (int i = 0; i < N_MIGRATIONS; i++)
@@ -2363,7 +2854,8 @@ static int migrate(struct sqlite_store *s)
         const struct migration *m = &schema_migrations[i];
         if (a.done[i] && a.recorded)
             continue;
-        if (!a.done[i] && exec_sql(s, m->sql) < 0)
+        if (!a.done[i] &&
+            (exec_sql(s, m->sql) < 0 || run_migration_code(s, m->number) < 0))
             goto fail;
         /* Those a positional database had applied are recorded with
          * applied_at 0: when is not known. */
@@ -2401,6 +2893,7 @@ static void destroy(struct sqlite_store *s)
     for (size_t i = 0; i < s->ndeferred; i++)
         deferred_free(&s->deferred[i]);
     free(s->deferred);
+    writer_free(&s->loop_w, false);
     crypto_prp_free(s->id_prp);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
@@ -2527,6 +3020,7 @@ int store_sqlite_open(const char *path, struct store **out)
             goto fail;
         }
     }
+    writer_init(&s->loop_w, s->db, s->stmt);
     if (archive_setup(s) < 0 || checkpointer_start(s, path) < 0 ||
         archiver_start(s, path) < 0)
         goto fail;

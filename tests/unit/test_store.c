@@ -1064,7 +1064,8 @@ static void test_archive(void **state)
     int next_ms = -2;
     assert_int_equal(store_commit_turn(f->st, &next_ms), 0);
     assert_true(next_ms >= 0 && next_ms <= 100);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 0);
 
     struct archive_filter q = ARCHIVE_FILTER_ALL;
     q.limit = 10;
@@ -1109,7 +1110,8 @@ static void test_archive(void **state)
                      -ERR_NOTFOUND);
     /* The reads wrote the waiting rows into the batch. */
     assert_int_equal(store_flush(f->st), 0);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 5);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 5);
 
     buf_reset(&c.b);
     assert_int_equal(store_archive_get(f->st, "alice", id_of("c"),
@@ -1131,11 +1133,13 @@ static void test_archive(void **state)
     assert_string_equal(query_ids(f->st, &c, &q), "d ");
     assert_int_equal(store_flush(f->st), 0);
     /* The archive goes with the account. */
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 1);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 1);
     assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
     assert_int_equal(store_user_delete(f->st, "bob", "bob@x"), 0);
     assert_int_equal(store_flush(f->st), 0);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 0);
     buf_free(&c.b);
 }
 
@@ -1183,7 +1187,8 @@ static void test_archive_shared(void **state)
     assert_string_not_equal(a2, c2);
     assert_string_not_equal(a3, a4);
     assert_int_equal(store_flush(f->st), 0);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 6);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 6);
     assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
                      5);
 
@@ -1213,7 +1218,8 @@ static void test_archive_shared(void **state)
     /* Alice goes: her messages go, the one Bob holds stays his. */
     assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
     assert_int_equal(store_flush(f->st), 0);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 2);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 2);
     assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
                      2);
     buf_reset(&c.b);
@@ -1229,7 +1235,8 @@ static void test_archive_shared(void **state)
     assert_string_equal(a1, b1);
     assert_int_equal(store_archive_purge(f->st, 4500, 10), 3);
     assert_int_equal(store_flush(f->st), 0);
-    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive"), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COALESCE(SUM(n), 0) FROM archive_chunk"), 0);
     assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
                      0);
 
@@ -1295,6 +1302,12 @@ static void test_migrate_archive_shared(void **state)
                      1);
     assert_string_equal(user_xml(f->st, &c, "bob"),
                         "?:alice@x/:<m10/>\n");
+    /* 0012 packed the entries into chunks and dropped their table. */
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM sqlite_master"
+                                        " WHERE name = 'archive'"),
+                     0);
+    assert_int_equal(sql_count(f->path, "SELECT SUM(n) FROM archive_chunk"),
+                     1); /* Bob's */
     buf_free(&c.b);
 }
 
@@ -1390,6 +1403,156 @@ static void test_invites(void **state)
     assert_int_equal(store_invite_get(f->st, "tok1", &got), -ERR_NOTFOUND);
     assert_int_equal(store_invite_del(f->st, "tok2"), 0);
     assert_int_equal(store_invite_del(f->st, "tok2"), -ERR_NOTFOUND);
+}
+
+/* Appends the xml "<m n='I'/>" to user's archive at time 1000 + i. */
+static void append_n(struct store *st, const char *user, int i,
+                     const char *with, char *id)
+{
+    char xml[32];
+    snprintf(xml, sizeof(xml), "<m n='%d'/>", i);
+    append_xml(st, user, xml, 1000 + i, with, id);
+}
+
+/* The numbers I of "<m n='I'/>" the query returns, space-separated. */
+static void collect_n(void *ud, const struct archive_msg *m)
+{
+    struct collect *c = ud;
+    const char *p = strstr(m->xml, "n='");
+    buf_printf(&c->b, "%d ", p ? atoi(p + 3) : -1);
+    c->n++;
+}
+
+static const char *query_n(struct store *st, struct collect *c,
+                           const char *user, const struct archive_filter *f)
+{
+    buf_reset(&c->b);
+    c->n = 0;
+    assert_int_equal(store_archive_query(st, user, f, collect_n, c), 0);
+    return collected(c);
+}
+
+/* An archive far larger than a chunk: queries, counts and pages cross
+ * chunk boundaries in both directions, a conversation is found among
+ * many, a purge cuts a chunk in two, an account's deletion leaves the
+ * other party's copies whole. */
+static void test_archive_chunks(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = {BUF_INIT, 0};
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    enum { N = 2000 };
+    static char ids[N][32];
+    /* Alice talks to Bob (shared copies) and, every 97th message, to
+     * Dave, who is not on this server; commits now and then so that
+     * chunks are appended to across batches. */
+    for (int i = 0; i < N; i++) {
+        if (i % 97 == 5) {
+            append_n(f->st, "alice", i, "dave@y", ids[i]);
+        } else {
+            append_n(f->st, "alice", i, "bob@x", ids[i]);
+            char other[32];
+            append_n(f->st, "bob", i, "alice@x", other);
+            assert_string_equal(other, ids[i]);
+        }
+        if (i % 150 == 0)
+            assert_int_equal(store_flush(f->st), 0);
+    }
+    assert_int_equal(store_flush(f->st), 0);
+    assert_true(sql_count(f->path, "SELECT COUNT(*) FROM archive_chunk"
+                                   " WHERE username = 'alice'") >= N / 256);
+    assert_int_equal(sql_count(f->path, "SELECT SUM(n) FROM archive_chunk"
+                                        " WHERE username = 'alice'"),
+                     N);
+
+    int64_t n;
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, N);
+    q.with = "dave@y";
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, 21); /* 5, 102, ..., 1945 */
+    q.limit = 3;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "5 102 199 ");
+    q.newest_first = true;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "1945 1848 1751 ");
+    q.with_res = "other";
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "");
+    q.with = "carol@x";
+    q.with_res = NULL;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "");
+
+    /* Pages across chunk boundaries, forwards and backwards. */
+    q = ARCHIVE_FILTER_ALL;
+    q.limit = 4;
+    q.after_id[0] = ids[254];
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "255 256 257 258 ");
+    q.after_id[0] = NULL;
+    q.before_id[1] = ids[513];
+    q.newest_first = true;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "512 511 510 509 ");
+    q.after_id[0] = ids[510];
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, 2);
+    /* Time bounds within chunks. */
+    q = ARCHIVE_FILTER_ALL;
+    q.start_ms = 1000 + 1500;
+    q.end_ms = 1000 + 1502;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "1500 1501 1502 ");
+    assert_int_equal(store_archive_count(f->st, "bob", &q, &n), 0);
+    assert_int_equal(n, 3);
+    /* An id of Dave's conversation is not in Bob's archive. */
+    buf_reset(&c.b);
+    assert_int_equal(store_archive_get(f->st, "bob", ids[102], collect_n, &c),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_archive_get(f->st, "bob", ids[103], collect_n, &c),
+                     0);
+    assert_string_equal(collected(&c), "103 ");
+
+    /* Retention: the first 1 234 go, from both archives, cutting a chunk;
+     * Dave's conversation keeps what is newer. */
+    int purged = 0, r;
+    while ((r = store_archive_purge(f->st, 1000 + 1234, 100)) > 0)
+        purged += r;
+    assert_int_equal(r, 0);
+    assert_int_equal(purged, 1234);
+    assert_int_equal(store_flush(f->st), 0);
+    q = ARCHIVE_FILTER_ALL;
+    assert_int_equal(store_archive_count(f->st, "alice", &q, &n), 0);
+    assert_int_equal(n, N - 1234);
+    q.limit = 2;
+    assert_string_equal(query_n(f->st, &c, "alice", &q), "1234 1235 ");
+    q.with = "dave@y";
+    q.limit = 0;
+    assert_string_equal(query_n(f->st, &c, "alice", &q),
+                        "1266 1363 1460 1557 1654 1751 1848 1945 ");
+    assert_int_equal(sql_count(f->path, "SELECT SUM(n) FROM archive_chunk"),
+                     2 * (N - 1234) - 8);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_chunk"
+                                        " WHERE first_seq > last_seq"),
+                     0);
+
+    /* Alice goes: the messages Bob holds stay his, hers alone go. */
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
+                     N - 1234 - 8);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"
+                                        " WHERE user_a <> 'bob'"
+                                        " OR user_b IS NOT NULL"),
+                     0);
+    q = ARCHIVE_FILTER_ALL;
+    q.newest_first = true;
+    q.limit = 1;
+    assert_string_equal(query_n(f->st, &c, "bob", &q), "1999 ");
+    assert_int_equal(store_user_delete(f->st, "bob", "bob@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COUNT(*) FROM archive_chunk_with"), 0);
+    buf_free(&c.b);
 }
 
 /* --- batches and durability --- */
@@ -1802,6 +1965,7 @@ int main(void)
         T(test_kv),
         T(test_archive),
         T(test_archive_shared),
+        T(test_archive_chunks),
         T(test_migrate_archive_shared),
         T(test_blocklist),
         T(test_kv_list),
