@@ -113,7 +113,14 @@ static int64_t now_ms(void)
 
 static void bare_of_user(char *out, const char *username)
 {
-    snprintf(out, BARE_MAX, "%s@%s", username, srv.domain);
+    /* Both parts are at most JID_PART_MAX bytes (nodeprep, the
+     * configured domain); no snprintf for every message. */
+    size_t u = strnlen(username, JID_PART_MAX);
+    size_t d = strnlen(srv.domain, JID_PART_MAX);
+    memcpy(out, username, u);
+    out[u] = '@';
+    memcpy(out + u + 1, srv.domain, d);
+    out[u + 1 + d] = '\0';
 }
 
 /* ---- preferences ---- */
@@ -279,15 +286,17 @@ static int archive(const char *user, const struct stanza *m,
         last.v = v;
     }
     last.marked = false;
-    char *bare = jid_bare_dup(with);
-    struct str res = jid_resource(with);
-    char *resource = xstrndup(res.p ? res.p : "", res.len);
+    /* The bare JID is the front of with->s, the resource its tail. */
+    struct str b = jid_bare(with);
+    char bare[BARE_MAX];
+    if (b.len >= sizeof(bare))
+        return -1;
+    memcpy(bare, b.p, b.len);
+    bare[b.len] = '\0';
+    const char *resource = jid_has_resource(with) ? with->s + b.len + 1 : "";
     struct archive_msg am = { NULL, now_ms(), bare, resource,
                               buf_data(&last.xml), buf_used(&last.xml) };
-    int r = store_archive_append(srv.store, user, &am, id);
-    free(resource);
-    free(bare);
-    return r;
+    return store_archive_append(srv.store, user, &am, id);
 }
 
 /* Archives m in user's archive (with: the other party) when it is

@@ -420,6 +420,8 @@ struct sqlite_store {
     int64_t deferred_since_ms;   /* when the oldest one was queued */
     int64_t next_seq;            /* the next archive seq to hand out */
     struct crypto_prp *id_prp;   /* archive seq <-> stanza id */
+    int64_t last_id_seq;         /* the seq last_id was made of, or 0 */
+    char last_id[STORE_ARCHIVE_ID_MAX + 1];
     struct checkpointer *ckpt;   /* NULL for an in-memory database */
     struct archiver *arch;       /* NULL for an in-memory database */
     struct archive_writer loop_w; /* writes archive rows on db itself */
@@ -466,7 +468,8 @@ struct checkpointer {
  * NULL. */
 struct deferred_row {
     int64_t seq, ts_ms;
-    char *user, *with, *with_res, *xml; /* owned; xml NULL when shared */
+    char *user; /* owned: one allocation for all four strings */
+    char *with, *with_res, *xml; /* in user's block; xml NULL when shared */
     size_t len;
 };
 
@@ -1189,12 +1192,29 @@ static int archive_id_seq(struct sqlite_store *s, const char *id,
     return 0;
 }
 
+/* Copies the strings of d into one allocation (xml NULL: shared). */
+static void deferred_fill(struct deferred_row *d, const char *user,
+                          const char *with, const char *with_res,
+                          const char *xml, size_t len)
+{
+    size_t lu = strlen(user) + 1, lw = strlen(with) + 1,
+           lr = strlen(with_res) + 1, lx = xml ? len + 1 : 0;
+    char *p = xmalloc(lu + lw + lr + lx);
+    d->user = memcpy(p, user, lu);
+    d->with = memcpy(p + lu, with, lw);
+    d->with_res = memcpy(p + lu + lw, with_res, lr);
+    d->xml = NULL;
+    d->len = 0;
+    if (xml) {
+        d->xml = memcpy(p + lu + lw + lr, xml, len);
+        d->xml[len] = '\0';
+        d->len = len;
+    }
+}
+
 static void deferred_free(struct deferred_row *d)
 {
     free(d->user);
-    free(d->with);
-    free(d->with_res);
-    free(d->xml);
 }
 
 /* Waits until the archiver has written the batch it holds. */
@@ -1615,19 +1635,14 @@ static int sqlite_archive_append(struct store *st, const char *user,
     struct deferred_row *d = &s->deferred[s->ndeferred++];
     d->seq = share ? prev->seq : s->next_seq++;
     d->ts_ms = m->ts_ms;
-    d->user = xstrdup(user);
-    d->with = xstrdup(m->with);
-    d->with_res = xstrdup(m->with_res);
-    d->xml = NULL;
-    d->len = 0;
-    if (!share) {
-        d->xml = xmalloc(m->len + 1);
-        memcpy(d->xml, m->xml, m->len);
-        d->xml[m->len] = '\0';
-        d->len = m->len;
-    }
+    deferred_fill(d, user, m->with, m->with_res, share ? NULL : m->xml, m->len);
     s->deferred_bytes += d->len + 64;
-    archive_id(s, d->seq, id_out);
+    /* A shared message has the id just made. */
+    if (d->seq != s->last_id_seq) {
+        archive_id(s, d->seq, s->last_id);
+        s->last_id_seq = d->seq;
+    }
+    memcpy(id_out, s->last_id, sizeof(s->last_id));
     if (!deferred_full(s, 1))
         return 0;
     if (!s->arch)
@@ -2672,18 +2687,17 @@ static int pack_legacy_archive(struct sqlite_store *s)
         }
         if (step == SQLITE_DONE)
             break;
+        const char *user = (const char *)sqlite3_column_text(rd, 0);
+        const char *with = (const char *)sqlite3_column_text(rd, 3);
+        const char *res = (const char *)sqlite3_column_text(rd, 4);
+        if (!user || !with || !res) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
         struct deferred_row *d = &rows[n++];
-        *d = (struct deferred_row){0};
-        d->user = column_dup(rd, 0);
         d->seq = sqlite3_column_int64(rd, 1);
         d->ts_ms = sqlite3_column_int64(rd, 2);
-        d->with = column_dup(rd, 3);
-        d->with_res = column_dup(rd, 4);
-        if (!d->user || !d->with || !d->with_res) {
-            rc = SQLITE_CORRUPT;
-            n--;
-            deferred_free(d);
-        }
+        deferred_fill(d, user, with, res, NULL, 0);
     }
     for (size_t i = 0; i < n; i++)
         deferred_free(&rows[i]);
