@@ -48,6 +48,7 @@
 
 enum q {
     Q_BEGIN,
+    Q_BEGIN_READ,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_SAVEPOINT,
@@ -108,6 +109,7 @@ enum q {
     Q_ARCHIVE_NEXT_SEQ,
     Q_ARCHIVE_MSG_APPEND,
     Q_ARCHIVE_HWM,
+    Q_ARCHIVE_HWM_GET,
     Q_ARCHIVE_MSG_GET,
     Q_ARCHIVE_MSG_DEL,
     Q_ARCHIVE_MSG_DROP_SOLE,
@@ -171,6 +173,7 @@ enum q {
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT op",
@@ -285,6 +288,8 @@ static const char *const sql_text[Q_COUNT] = {
         " ON CONFLICT (name) DO UPDATE SET"
         " value = MAX(value, excluded.value)",
     [Q_ARCHIVE_PURGE] = "SELECT seq, user_a, user_b" ARCHIVE_PURGE_BATCH,
+    [Q_ARCHIVE_HWM_GET] =
+        "SELECT value FROM counters WHERE name = 'archive-seq'",
     [Q_ARCHIVE_MSG_GET] = "SELECT xml FROM archive_msg WHERE seq = ?1",
     [Q_ARCHIVE_MSG_DEL] = "DELETE FROM archive_msg WHERE seq = ?1",
     /* An account goes: its messages no other account holds go too, the
@@ -413,6 +418,7 @@ struct sqlite_store {
     bool in_tx;                  /* a batch is open (BEGIN was run) */
     bool lost;                   /* SQLite rolled the batch back on error;
                                     reported by the next flush */
+    bool reading;                /* an archive read's transaction is open */
     /* Archive rows wait here until a commit takes them (see
      * sqlite_commit_turn). */
     struct deferred_row *deferred;
@@ -429,10 +435,11 @@ struct sqlite_store {
 
 /* Writes batches of archive rows on a thread of its own, with its own
  * connection, so that the event loop never waits for them: the loop
- * hands over what has waited ARCHIVE_DEFER_MS and goes on. Whoever
- * reads the archive first waits for the batch in flight (archive_sync),
- * so reads still see every row. While a batch is written the loop's own
- * writes may wait for SQLite's write lock for as long. */
+ * hands over what has waited ARCHIVE_DEFER_MS and goes on. Reads do not
+ * wait for it either: they see the rows it holds in memory (scan_begin).
+ * Writes that change the archive's past (purge, an account's deletion)
+ * wait for the batch in flight (archive_sync). While a batch is written
+ * the loop's own writes may wait for SQLite's write lock for as long. */
 
 struct archiver {
     pthread_t thread;
@@ -440,7 +447,9 @@ struct archiver {
     struct archive_writer w; /* prepared on db */
     pthread_mutex_t lock;
     pthread_cond_t wake, idle;
-    struct deferred_row *batch; /* owned while busy */
+    struct deferred_row *batch; /* the last batch handed over: the
+                                   archiver's while busy, then the loop's
+                                   (freed at the next hand-over) */
     size_t nbatch;
     bool busy, stop;
     int wal_pages;              /* after its last commit; its thread's */
@@ -654,6 +663,10 @@ static int begin_write(struct sqlite_store *s)
     check_tx(s);
     if (s->in_tx)
         return 0;
+    if (s->reading) {
+        log_error(0, "store: a write from inside an archive read");
+        return -ERR_STORE;
+    }
     sqlite3_stmt *st = stmt_get(s, Q_BEGIN);
     if (!st)
         return -ERR_STORE;
@@ -1217,6 +1230,13 @@ static void deferred_free(struct deferred_row *d)
     free(d->user);
 }
 
+static void batch_free(struct deferred_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        deferred_free(&rows[i]);
+    free(rows);
+}
+
 /* Waits until the archiver has written the batch it holds. */
 static void archive_sync(struct sqlite_store *s)
 {
@@ -1242,9 +1262,13 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
     /* Copied first: once handed over, the array is the archiver's. */
     struct deferred_row last =
         keep ? s->deferred[n - 1] : (struct deferred_row){0};
+    struct deferred_row *done = NULL;
+    size_t ndone = 0;
     pthread_mutex_lock(&a->lock);
     bool free_now = !a->busy;
     if (free_now) {
+        done = a->batch;
+        ndone = a->nbatch;
         a->batch = s->deferred;
         a->nbatch = keep ? n - 1 : n;
         a->busy = true;
@@ -1252,6 +1276,7 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
     }
     pthread_mutex_unlock(&a->lock);
     if (free_now) {
+        batch_free(done, ndone);
         s->deferred = NULL;
         s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
         if (keep) {
@@ -1472,8 +1497,6 @@ static void *archiver_main(void *arg)
         int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             rc = write_rows(&a->w, rows, n);
-        for (size_t i = 0; i < n; i++)
-            deferred_free(&rows[i]);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
@@ -1482,10 +1505,10 @@ static void *archiver_main(void *arg)
             if (!sqlite3_get_autocommit(a->db))
                 sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
         }
-        free(rows);
+        /* The rows stay until the loop hands over the next batch: reads
+         * on the loop may be looking at them (scan_begin). */
         pthread_mutex_lock(&a->lock);
         a->busy = false;
-        a->batch = NULL;
         pthread_cond_broadcast(&a->idle);
         if (a->wal_pages >= WAL_RESTART_PAGES && !a->stop) {
             pthread_mutex_unlock(&a->lock);
@@ -1571,6 +1594,7 @@ static void archiver_stop(struct sqlite_store *s)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
+    batch_free(a->batch, a->nbatch);
     writer_free(&a->w, true);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->lock);
@@ -1662,8 +1686,17 @@ static int sqlite_archive_append(struct store *st, const char *user,
  * filter asks for are stepped in seq order, each decoded into a scratch
  * chunk and its entries matched one by one; a message's text is read
  * for the entries handed out only. */
+/* Rows not yet in the database, seq ascending. */
+struct mem_span {
+    const struct deferred_row *v;
+    size_t n;
+};
+
 struct scan {
     struct sqlite_store *s;
+    bool began;             /* scan_begin() opened a read transaction */
+    int64_t hwm;            /* the highest seq the database holds */
+    struct mem_span mem[2]; /* the batch handed over, the waiting rows */
     const char *user;
     const struct archive_filter *f;
     int64_t after, before; /* exclusive seq bounds */
@@ -1779,38 +1812,155 @@ static int scan_rows(struct scan *sc, enum q q, sqlite3_stmt *st)
     return r < 0 ? r : 0;
 }
 
+/* Whether the row in memory d is one sc asks for: integers first, it
+ * may be one of tens of thousands. */
+static bool mem_match(const struct scan *sc, const struct deferred_row *d)
+{
+    const struct archive_filter *f = sc->f;
+    return d->seq > sc->hwm && d->seq > sc->after && d->seq < sc->before &&
+           (!sc->want_seq || d->seq == sc->want_seq) &&
+           d->ts_ms >= f->start_ms && d->ts_ms <= f->end_ms &&
+           strcmp(d->user, sc->user) == 0 &&
+           (!f->with ||
+            (strcmp(d->with, f->with) == 0 &&
+             (!f->with_res || strcmp(d->with_res, f->with_res) == 0)));
+}
+
+/* Matches the rows in memory, which are all newer than the database's.
+ * 1 when the limit is reached, else 0. */
+static int scan_mem(struct scan *sc)
+{
+    const struct archive_filter *f = sc->f;
+    for (int k = 0; k < 2; k++) {
+        const struct mem_span *m = &sc->mem[f->newest_first ? 1 - k : k];
+        for (size_t j = 0; j < m->n; j++) {
+            size_t i = f->newest_first ? m->n - 1 - j : j;
+            const struct deferred_row *d = &m->v[i];
+            if (!mem_match(sc, d))
+                continue;
+            if (!sc->fn) {
+                sc->found++;
+                continue;
+            }
+            /* A shared message's text is the row before's. */
+            const struct deferred_row *t = d->xml ? d
+                                           : i > 0 && m->v[i - 1].seq == d->seq
+                                               ? d - 1
+                                               : NULL;
+            if (!t || !t->xml)
+                continue;
+            char id[STORE_ARCHIVE_ID_MAX + 1];
+            archive_id(sc->s, d->seq, id);
+            struct archive_msg am = {id,          d->ts_ms, d->with,
+                                     d->with_res, t->xml,   t->len};
+            sc->found++;
+            sc->fn(sc->ud, &am);
+            if (f->limit && sc->found >= f->limit)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads see the database and the rows not yet written into it, without
+ * waiting for the archiver: in one read transaction (or the open batch),
+ * the highest seq the database holds tells which rows in memory it
+ * does not hold yet. The batch last handed over stays in memory until
+ * the next one is (archive_hand_over), so it is there to look at. */
+static int scan_begin(struct scan *sc)
+{
+    struct sqlite_store *s = sc->s;
+    check_tx(s);
+    if (!s->in_tx) {
+        sqlite3_stmt *st = stmt_get(s, Q_BEGIN_READ);
+        int rc = st ? sqlite3_step(st) : SQLITE_NOMEM;
+        if (st)
+            stmt_put(s, Q_BEGIN_READ, st);
+        if (rc != SQLITE_DONE)
+            return sql_fail(s, rc, "begin read");
+        sc->began = true;
+        s->reading = true;
+    }
+    int r = step_int(s, Q_ARCHIVE_HWM_GET, query(s, Q_ARCHIVE_HWM_GET, ""),
+                     &sc->hwm);
+    if (r == -ERR_NOTFOUND) {
+        sc->hwm = 0;
+        r = 0;
+    }
+    if (s->arch) {
+        pthread_mutex_lock(&s->arch->lock);
+        sc->mem[0] = (struct mem_span){s->arch->batch, s->arch->nbatch};
+        pthread_mutex_unlock(&s->arch->lock);
+    }
+    sc->mem[1] = (struct mem_span){s->deferred, s->ndeferred};
+    return r;
+}
+
+static void scan_end(struct scan *sc)
+{
+    struct sqlite_store *s = sc->s;
+    archive_chunk_free(&sc->chunk);
+    if (!sc->began)
+        return;
+    sc->began = false;
+    s->reading = false;
+    sqlite3_stmt *st = stmt_get(s, Q_COMMIT);
+    int rc = st ? sqlite3_step(st) : SQLITE_NOMEM;
+    if (st)
+        stmt_put(s, Q_COMMIT, st);
+    if (rc != SQLITE_DONE) {
+        sql_fail(s, rc, "end read");
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
 /* Looks for entry seq of sc->user (fn NULL: whether there is one). */
 static int scan_one(struct scan *sc, int64_t seq)
 {
+    int64_t after = sc->after, before = sc->before;
     sc->want_seq = seq;
     sc->after = seq - 1;
     sc->before = seq + 1;
-    return scan_rows(sc, Q_CHUNK_AT,
-                     query(sc->s, Q_CHUNK_AT, "ti", sc->user, seq));
+    int r = scan_rows(sc, Q_CHUNK_AT,
+                      query(sc->s, Q_CHUNK_AT, "ti", sc->user, seq));
+    if (r == 0 && sc->found == 0)
+        scan_mem(sc);
+    sc->want_seq = 0;
+    sc->after = after;
+    sc->before = before;
+    return r;
 }
 
-/* The seq of the message called id in user's archive in *out;
+/* The seq of the message called id in sc->user's archive in *out;
  * -ERR_NOTFOUND when there is none. */
-static int archive_seq(struct sqlite_store *s, const char *user,
-                       const char *id, int64_t *out)
+static int archive_seq(struct scan *sc, const char *id, int64_t *out)
 {
     int64_t seq;
-    if (archive_id_seq(s, id, &seq) < 0)
+    if (archive_id_seq(sc->s, id, &seq) < 0)
         return -ERR_NOTFOUND;
+    store_archive_fn *fn = sc->fn;
+    const struct archive_filter *f = sc->f;
     struct archive_filter all = ARCHIVE_FILTER_ALL;
-    struct scan sc = {.s = s, .user = user, .f = &all};
-    int r = scan_one(&sc, seq);
-    archive_chunk_free(&sc.chunk);
+    sc->fn = NULL;
+    sc->f = &all;
+    sc->found = 0;
+    int r = scan_one(sc, seq);
+    bool found = sc->found > 0;
+    sc->fn = fn;
+    sc->f = f;
+    sc->found = 0;
     if (r < 0)
         return r;
-    if (sc.found == 0)
+    if (!found)
         return -ERR_NOTFOUND;
     *out = seq;
     return 0;
 }
 
-/* Prepares sc for f over user's archive: ids resolved into seq bounds
- * (absent ones wide open). */
+/* Prepares sc for f over user's archive: the read begun, ids resolved
+ * into seq bounds (absent ones wide open). scan_end() when done, even
+ * on failure. */
 static int scan_init(struct scan *sc, struct sqlite_store *s, const char *user,
                      const struct archive_filter *f)
 {
@@ -1818,15 +1968,14 @@ static int scan_init(struct scan *sc, struct sqlite_store *s, const char *user,
         .s = s, .user = user, .f = f, .after = 0, .before = INT64_MAX};
     sc->wlen = f->with ? strlen(f->with) : 0;
     sc->rlen = f->with_res ? strlen(f->with_res) : 0;
-    int r = drain_deferred(s);
+    int r = scan_begin(sc);
     for (int i = 0; i < 2 && r == 0; i++) {
         int64_t seq;
         if (f->after_id[i] &&
-            (r = archive_seq(s, user, f->after_id[i], &seq)) == 0 &&
-            seq > sc->after)
+            (r = archive_seq(sc, f->after_id[i], &seq)) == 0 && seq > sc->after)
             sc->after = seq;
         if (r == 0 && f->before_id[i] &&
-            (r = archive_seq(s, user, f->before_id[i], &seq)) == 0 &&
+            (r = archive_seq(sc, f->before_id[i], &seq)) == 0 &&
             seq < sc->before)
             sc->before = seq;
     }
@@ -1836,6 +1985,8 @@ static int scan_init(struct scan *sc, struct sqlite_store *s, const char *user,
 static int scan_run(struct scan *sc)
 {
     const struct archive_filter *f = sc->f;
+    if (f->newest_first && scan_mem(sc))
+        return 0;
     enum q q;
     sqlite3_stmt *st;
     if (f->with) {
@@ -1848,7 +1999,8 @@ static int scan_run(struct scan *sc)
                    f->start_ms, f->end_ms);
     }
     int r = scan_rows(sc, q, st);
-    archive_chunk_free(&sc->chunk);
+    if (r == 0 && !f->newest_first && !(f->limit && sc->found >= f->limit))
+        scan_mem(sc);
     return r;
 }
 
@@ -1858,11 +2010,13 @@ static int sqlite_archive_query(struct store *st, const char *user,
 {
     struct scan sc;
     int r = scan_init(&sc, from_store(st), user, f);
-    if (r < 0)
-        return r;
-    sc.fn = fn;
-    sc.ud = ud;
-    return scan_run(&sc);
+    if (r == 0) {
+        sc.fn = fn;
+        sc.ud = ud;
+        r = scan_run(&sc);
+    }
+    scan_end(&sc);
+    return r;
 }
 
 static int sqlite_archive_count(struct store *st, const char *user,
@@ -1874,6 +2028,7 @@ static int sqlite_archive_count(struct store *st, const char *user,
         r = scan_run(&sc);
     if (r == 0)
         *out = sc.found;
+    scan_end(&sc);
     return r;
 }
 
@@ -1882,16 +2037,19 @@ static int sqlite_archive_get(struct store *st, const char *user,
 {
     struct sqlite_store *s = from_store(st);
     int64_t seq;
-    int r = drain_deferred(s);
-    if (r < 0)
-        return r;
     if (archive_id_seq(s, id, &seq) < 0)
         return -ERR_NOTFOUND;
     struct archive_filter all = ARCHIVE_FILTER_ALL;
-    struct scan sc = {.s = s, .user = user, .f = &all, .fn = fn, .ud = ud};
-    r = scan_one(&sc, seq);
-    archive_chunk_free(&sc.chunk);
-    return r < 0 ? r : sc.found ? 0 : -ERR_NOTFOUND;
+    struct scan sc;
+    int r = scan_init(&sc, s, user, &all);
+    if (r == 0) {
+        sc.fn = fn;
+        sc.ud = ud;
+        r = scan_one(&sc, seq);
+    }
+    bool found = sc.found > 0;
+    scan_end(&sc);
+    return r < 0 ? r : found ? 0 : -ERR_NOTFOUND;
 }
 
 /* Seqs of messages to remove from chunks, ascending. */
