@@ -1611,7 +1611,7 @@ static void test_archive_reads_in_flight(void **state)
             buf_reset(&c.b);
             assert_int_equal(
                 store_archive_get(f->st, "alice", ids[i], collect_n, &c), 0);
-            char want[8];
+            char want[16];
             snprintf(want, sizeof(want), "%d ", i);
             assert_string_equal(collected(&c), want);
         }
