@@ -449,8 +449,10 @@ struct archiver {
     pthread_cond_t wake, idle;
     struct deferred_row *batch; /* the last batch handed over: the
                                    archiver's while busy, then the loop's
-                                   (freed at the next hand-over) */
+                                   (freed after the next hand-over) */
     size_t nbatch;
+    struct deferred_row *retired; /* the one before, the archiver frees */
+    size_t nretired;
     bool busy, stop;
     int wal_pages;              /* after its last commit; its thread's */
     struct checkpointer *ckpt;  /* woken by its commits too */
@@ -1262,13 +1264,12 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
     /* Copied first: once handed over, the array is the archiver's. */
     struct deferred_row last =
         keep ? s->deferred[n - 1] : (struct deferred_row){0};
-    struct deferred_row *done = NULL;
-    size_t ndone = 0;
     pthread_mutex_lock(&a->lock);
     bool free_now = !a->busy;
     if (free_now) {
-        done = a->batch;
-        ndone = a->nbatch;
+        /* The archiver frees the batch before, off the loop. */
+        a->retired = a->batch;
+        a->nretired = a->nbatch;
         a->batch = s->deferred;
         a->nbatch = keep ? n - 1 : n;
         a->busy = true;
@@ -1276,7 +1277,6 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
     }
     pthread_mutex_unlock(&a->lock);
     if (free_now) {
-        batch_free(done, ndone);
         s->deferred = NULL;
         s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
         if (keep) {
@@ -1493,7 +1493,12 @@ static void *archiver_main(void *arg)
             break;
         struct deferred_row *rows = a->batch;
         size_t n = a->nbatch;
+        struct deferred_row *retired = a->retired;
+        size_t nretired = a->nretired;
+        a->retired = NULL;
+        a->nretired = 0;
         pthread_mutex_unlock(&a->lock);
+        batch_free(retired, nretired);
         int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             rc = write_rows(&a->w, rows, n);
@@ -1594,6 +1599,7 @@ static void archiver_stop(struct sqlite_store *s)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
+    batch_free(a->retired, a->nretired);
     batch_free(a->batch, a->nbatch);
     writer_free(&a->w, true);
     sqlite3_close(a->db);
