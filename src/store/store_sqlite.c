@@ -34,6 +34,7 @@
 #include "core/alloc.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "schema.h"
@@ -406,6 +407,12 @@ struct archive_writer {
     struct archive_chunk chunk;
     struct buf old, body; /* the newest chunk as read; the one written */
     const struct deferred_row **order; /* a batch's rows by account */
+    uint32_t *group_of;                /* per row: its group */
+    struct row_group {
+        const struct deferred_row *first; /* names the account */
+        size_t start, n;                  /* its rows in order */
+    } * groups;                           /* per account of the batch */
+    size_t ngroups;
     bool *held;                        /* per row: its account still exists */
     size_t cap;                        /* of order and held */
 };
@@ -1372,12 +1379,44 @@ static int chunks_append(struct archive_writer *w, const char *user,
     return chunk_put(w, user, first, c, new_from);
 }
 
-static int by_user_then_seq(const void *a, const void *b)
+static int by_first_user(const void *a, const void *b)
 {
-    const struct deferred_row *x = *(const struct deferred_row *const *)a;
-    const struct deferred_row *y = *(const struct deferred_row *const *)b;
-    int c = strcmp(x->user, y->user);
-    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+    const struct row_group *x = a, *y = b;
+    return strcmp(x->first->user, y->first->user);
+}
+
+/* Puts rows[0..n) into w->order grouped by account, each group in seq
+ * order (the rows' order), the groups in w->groups by account name (the
+ * chunks' key order, so that the B-tree is walked, not jumped about).
+ * A hash of the names rather than a sort of the rows: a batch holds up
+ * to 16 384 rows and often only a few hundred accounts. */
+static void group_rows(struct archive_writer *w,
+                       const struct deferred_row *rows, size_t n)
+{
+    struct hmap index = HMAP_INIT;
+    w->ngroups = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t g = (uintptr_t)hmap_get(&index, rows[i].user);
+        if (g == 0) {
+            g = ++w->ngroups;
+            hmap_put(&index, rows[i].user, (void *)g);
+            w->groups[g - 1] = (struct row_group){&rows[i], 0, 0};
+        }
+        w->group_of[i] = (uint32_t)(g - 1);
+        w->groups[g - 1].n++;
+    }
+    hmap_free(&index);
+    size_t at = 0;
+    for (size_t g = 0; g < w->ngroups; g++) {
+        w->groups[g].start = at;
+        at += w->groups[g].n;
+        w->groups[g].n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct row_group *grp = &w->groups[w->group_of[i]];
+        w->order[grp->start + grp->n++] = &rows[i];
+    }
+    qsort(w->groups, w->ngroups, sizeof(*w->groups), by_first_user);
 }
 
 /* Writes rows[0..n) inside the open transaction of w's connection: each
@@ -1394,20 +1433,18 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
         w->cap = n;
         w->order = xrealloc(w->order, n * sizeof(*w->order));
         w->held = xrealloc(w->held, n * sizeof(*w->held));
+        w->group_of = xrealloc(w->group_of, n * sizeof(*w->group_of));
+        w->groups = xrealloc(w->groups, n * sizeof(*w->groups));
     }
-    for (size_t i = 0; i < n; i++)
-        w->order[i] = &rows[i];
-    qsort(w->order, n, sizeof(*w->order), by_user_then_seq);
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && strcmp(w->order[j]->user, w->order[i]->user) == 0)
-            j++;
-        int rc = chunks_append(w, w->order[i]->user, w->order + i, j - i);
+    group_rows(w, rows, n);
+    for (size_t g = 0; g < w->ngroups; g++) {
+        const struct row_group *grp = &w->groups[g];
+        const struct deferred_row **v = w->order + grp->start;
+        int rc = chunks_append(w, grp->first->user, v, grp->n);
         if (rc != SQLITE_OK && rc != SQLITE_CONSTRAINT_FOREIGNKEY)
             return rc;
-        for (size_t k = i; k < j; k++)
-            w->held[w->order[k] - rows] = rc == SQLITE_OK;
-        i = j;
+        for (size_t k = 0; k < grp->n; k++)
+            w->held[v[k] - rows] = rc == SQLITE_OK;
     }
     int64_t top = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1478,6 +1515,8 @@ static void writer_free(struct archive_writer *w, bool own_stmts)
     buf_free(&w->body);
     free(w->order);
     free(w->held);
+    free(w->group_of);
+    free(w->groups);
     memset(w, 0, sizeof(*w));
 }
 
