@@ -14,6 +14,8 @@ static int varint_get(const unsigned char **p, const unsigned char *end,
 static uint64_t zigzag(int64_t v);
 static int64_t unzigzag(uint64_t v);
 static int64_t diff(int64_t a, int64_t b);
+static bool c_string(const unsigned char *p, const unsigned char *end,
+                     uint64_t len);
 static size_t party_bytes(size_t blen, size_t rlen);
 static size_t entry_bytes(const struct archive_chunk *c, size_t i);
 static void recount(struct archive_chunk *c);
@@ -156,6 +158,15 @@ static void push_entry(struct archive_chunk *c, int64_t seq, int64_t ts_ms,
     c->entries[c->n++] = (struct archive_entry){seq, ts_ms, party};
 }
 
+/* Whether p holds len bytes without a NUL, then a NUL, before end: the
+ * string is the same read by its length or as a C string. */
+static bool c_string(const unsigned char *p, const unsigned char *end,
+                     uint64_t len)
+{
+    return len < (uint64_t)(end - p) && p[len] == '\0' &&
+           memchr(p, '\0', (size_t)len) == NULL;
+}
+
 int archive_chunk_decode(struct archive_chunk *c, const void *body, size_t len)
 {
     archive_chunk_reset(c);
@@ -167,13 +178,11 @@ int archive_chunk_decode(struct archive_chunk *c, const void *body, size_t len)
     for (uint64_t i = 0; i < nparties; i++) {
         uint64_t blen, rlen;
         const char *bare, *res;
-        if (varint_get(&p, end, &blen) < 0 || blen >= (size_t)(end - p) ||
-            p[blen] != '\0')
+        if (varint_get(&p, end, &blen) < 0 || !c_string(p, end, blen))
             goto bad;
         bare = (const char *)p;
         p += blen + 1;
-        if (varint_get(&p, end, &rlen) < 0 || rlen >= (size_t)(end - p) ||
-            p[rlen] != '\0')
+        if (varint_get(&p, end, &rlen) < 0 || !c_string(p, end, rlen))
             goto bad;
         res = (const char *)p;
         p += rlen + 1;

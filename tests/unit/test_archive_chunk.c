@@ -186,6 +186,10 @@ static void test_bad_bodies(void **state)
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(
             archive_chunk_decode(&d, not_chunks[i], i == 2 ? 4 : 3), -1);
+    /* A NUL inside a JID: its length and its C string would differ. */
+    static const unsigned char nul[] = {1, 1, 3, 'a', 0, 'b', 0,
+                                        0, 0, 1, 5,   0, 0};
+    assert_int_equal(archive_chunk_decode(&d, nul, sizeof(nul)), -1);
     /* The same seq twice. */
     static const unsigned char dup[] = {1, 1, 1, 'a', 0, 0, 0,
                                         2, 5, 0, 0,   0, 0, 0};
