@@ -45,6 +45,16 @@ static bool wants_copies(const struct session *s)
     return session_slot(s, slot) == &enabled;
 }
 
+/* Whether any session of user other than self has carbons on: most
+ * accounts have one session, and then a message needs no look at all. */
+static bool any_other_wants(const char *user, const struct session *self)
+{
+    for (struct session *o = sessions_of_user(user); o; o = o->next_of_user)
+        if (o != self && wants_copies(o))
+            return true;
+    return false;
+}
+
 static bool eligible(const struct stanza *m)
 {
     const char *type = stanza_attr(m, "type");
@@ -88,7 +98,8 @@ static void send_copy(struct stanza **w, struct session *to,
 /* Outgoing: the sender's other resources. */
 static int sent(struct hook_ctx *h, struct stanza *m)
 {
-    if (!h->sess || !eligible(m))
+    if (!h->sess || !any_other_wants(h->sess->username, h->sess) ||
+        !eligible(m))
         return HOOK_PASS;
     struct stanza *w = NULL;
     for (struct session *o = sessions_of_user(h->sess->username); o;
@@ -102,7 +113,7 @@ static int sent(struct hook_ctx *h, struct stanza *m)
 /* Incoming: the addressee's resources that do not get m themselves. */
 static int received(struct hook_ctx *h, struct stanza *m)
 {
-    if (!h->user || !eligible(m))
+    if (!h->user || !any_other_wants(h->user, h->sess) || !eligible(m))
         return HOOK_PASS;
     struct session *target =
         jid_has_resource(h->to) ? sessions_find(h->to) : NULL;
