@@ -102,9 +102,12 @@ static bool blocks(const char *user, const struct jid *j)
 {
     if (!j->s)
         return false;
-    if (!hmap_get(&known, user))
+    void *list = hmap_get(&known, user);
+    if (!list) {
         learn(user);
-    if (hmap_get(&known, user) == LIST_EMPTY)
+        list = hmap_get(&known, user);
+    }
+    if (list == LIST_EMPTY)
         return false;
     char *c[4];
     size_t n = candidates(j, c);
