@@ -293,13 +293,16 @@ static const char *const sql_text[Q_COUNT] = {
         "SELECT value FROM counters WHERE name = 'archive-seq'",
     [Q_ARCHIVE_MSG_GET] = "SELECT xml FROM archive_msg WHERE seq = ?1",
     [Q_ARCHIVE_MSG_DEL] = "DELETE FROM archive_msg WHERE seq = ?1",
-    /* An account goes: its messages no other account holds go too, the
-     * others are left to their other holder. */
+    /* An account goes: of its messages (?1, a JSON array of seqs), those
+     * no other account holds go too, then the others are left to their
+     * other holder. */
     [Q_ARCHIVE_MSG_DROP_SOLE] =
-        "DELETE FROM archive_msg WHERE seq = ?1 AND user_b IS NULL",
+        "DELETE FROM archive_msg WHERE seq IN"
+        " (SELECT value FROM json_each(?1)) AND user_b IS NULL",
     [Q_ARCHIVE_MSG_RELEASE] =
         "UPDATE archive_msg SET user_a = CASE WHEN user_a = ?2"
-        " THEN user_b ELSE user_a END, user_b = NULL WHERE seq = ?1",
+        " THEN user_b ELSE user_a END, user_b = NULL"
+        " WHERE seq IN (SELECT value FROM json_each(?1))",
     /* Above every seq ever handed out, even of rows deleted since. */
     [Q_ARCHIVE_NEXT_SEQ] =
         "SELECT MAX(COALESCE((SELECT value FROM counters"
@@ -2281,11 +2284,21 @@ static int archive_release(struct sqlite_store *s, const char *user)
     archive_chunk_free(&c);
     int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_ALL]);
     stmt_put(s, Q_CHUNK_ALL, st);
-    for (size_t i = 0; i < n && r >= 0; i++) {
-        r = run(s, Q_ARCHIVE_MSG_DROP_SOLE, "i", seqs[i]);
-        if (r == 0)
-            r = run(s, Q_ARCHIVE_MSG_RELEASE, "it", seqs[i], user);
+    /* Two statements per few thousand messages, not per message: an
+     * account may hold millions. */
+    enum { PER_STATEMENT = 4096 };
+    struct buf json = BUF_INIT;
+    for (size_t i = 0; i < n && r >= 0; i += PER_STATEMENT) {
+        buf_reset(&json);
+        buf_append_str(&json, "[");
+        for (size_t k = i; k < n && k < i + PER_STATEMENT; k++)
+            buf_printf(&json, k > i ? ",%lld" : "%lld", (long long)seqs[k]);
+        buf_append_str(&json, "]");
+        r = run(s, Q_ARCHIVE_MSG_DROP_SOLE, "t", buf_cstr(&json));
+        if (r >= 0)
+            r = run(s, Q_ARCHIVE_MSG_RELEASE, "tt", buf_cstr(&json), user);
     }
+    buf_free(&json);
     free(seqs);
     return r < 0 ? r : 0;
 }

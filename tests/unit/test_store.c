@@ -1669,6 +1669,16 @@ static void test_archive_many(void **state)
     assert_int_equal(store_flush(f->st), 0);
     assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"),
                      N);
+    /* Deleting an account of so many messages: Bob keeps every one. */
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"
+                                        " WHERE user_a = 'bob'"
+                                        " AND user_b IS NULL"),
+                     N);
+    assert_int_equal(store_user_delete(f->st, "bob", "bob@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(sql_count(f->path, "SELECT COUNT(*) FROM archive_msg"), 0);
 }
 
 /* The WAL is copied back into the database while the store is open (on
