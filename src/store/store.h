@@ -311,8 +311,11 @@ int store_kv_list(struct store *st, const char *user, const char *ns,
  * appended. The store gives each its stanza id (written to id_out,
  * STORE_ARCHIVE_ID_MAX + 1 bytes): unique, and revealing neither order
  * nor volume. Appends may be written to disk up to a tenth of a second
- * later (see store_commit_turn()); every read of the archive sees them.
- * What to archive, and for how long, is the caller's choice. */
+ * later (see store_commit_turn()); every read of the archive sees them,
+ * without waiting for them to be written. A read's callback may read the
+ * store but must not write to it: outside a batch the read holds a
+ * snapshot, and a write from inside it fails with -ERR_STORE. What to
+ * archive, and for how long, is the caller's choice. */
 int store_archive_append(struct store *st, const char *user,
                          const struct archive_msg *m, char *id_out);
 /* Calls fn for up to f->limit messages matching f, oldest first, or
