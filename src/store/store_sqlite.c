@@ -170,7 +170,7 @@ enum q {
  * ?1 go; ?2 rows are looked at. */
 #define ARCHIVE_PURGE_BATCH                                                    \
     " FROM (SELECT seq, ts, user_a, user_b FROM archive_msg ORDER BY seq"     \
-    " LIMIT ?2) WHERE ts < ?1"
+    " LIMIT ?2) WHERE ts < ?1 ORDER BY seq"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -382,9 +382,9 @@ static const char *const sql_text[Q_COUNT] = {
 #define ARCHIVE_BEHIND 4
 
 /* The archiver's page cache, KiB, an upper bound that a small archive
- * never reaches. A batch touches a leaf page per active account in each
- * of the entries' two B-trees: with SQLite's default of 2 MiB, 2 000
- * chatting accounts' batches read them back with pread() each time. */
+ * never reaches. A batch reads and rewrites the newest chunk of every
+ * account it touches: with SQLite's default of 2 MiB, 2 000 chatting
+ * accounts' batches read them back with pread() each time. */
 #define ARCHIVER_CACHE_KIB 65536
 
 /* A WAL that a burst made large is cut back to this many bytes when it
@@ -417,7 +417,7 @@ struct archive_writer {
     } * groups;                           /* per account of the batch */
     size_t ngroups;
     bool *held;                        /* per row: its account still exists */
-    size_t cap;                        /* of order and held */
+    size_t cap; /* rows order, group_of, groups and held have room for */
 };
 
 struct sqlite_store {
@@ -450,7 +450,6 @@ struct sqlite_store {
  * Writes that change the archive's past (purge, an account's deletion)
  * wait for the batch in flight (archive_sync). While a batch is written
  * the loop's own writes may wait for SQLite's write lock for as long. */
-
 struct archiver {
     pthread_t thread;
     sqlite3 *db;
@@ -499,6 +498,7 @@ static int sql_fail(struct sqlite_store *s, int rc, const char *what);
 static void check_tx(struct sqlite_store *s);
 static sqlite3_stmt *stmt_get(struct sqlite_store *s, enum q q);
 static void stmt_put(struct sqlite_store *s, enum q q, sqlite3_stmt *st);
+static int step_once(struct sqlite_store *s, enum q q);
 static int bind_va(sqlite3_stmt *st, const char *fmt, va_list ap);
 static sqlite3_stmt *query(struct sqlite_store *s, enum q q, const char *fmt,
                            ...);
@@ -592,6 +592,17 @@ static void stmt_put(struct sqlite_store *s, enum q q, sqlite3_stmt *st)
     }
 }
 
+/* Steps q, which takes no parameters, once: its SQLite result code. */
+static int step_once(struct sqlite_store *s, enum q q)
+{
+    sqlite3_stmt *st = stmt_get(s, q);
+    if (!st)
+        return SQLITE_NOMEM;
+    int rc = sqlite3_step(st);
+    stmt_put(s, q, st);
+    return rc;
+}
+
 /* Binds parameters 1.. from fmt: 't' a string (NULL binds NULL), 'b' a
  * blob as (const char *, size_t), 'i' an int64_t. Values are borrowed:
  * every caller resets the statement before returning. */
@@ -679,11 +690,7 @@ static int begin_write(struct sqlite_store *s)
         log_error(0, "store: a write from inside an archive read");
         return -ERR_STORE;
     }
-    sqlite3_stmt *st = stmt_get(s, Q_BEGIN);
-    if (!st)
-        return -ERR_STORE;
-    int rc = sqlite3_step(st);
-    stmt_put(s, Q_BEGIN, st);
+    int rc = step_once(s, Q_BEGIN);
     if (rc != SQLITE_DONE) {
         log_error(0, "store: cannot start a write transaction: %s (%d)",
                   sqlite3_errmsg(s->db), rc);
@@ -1681,10 +1688,11 @@ static bool deferred_full(const struct sqlite_store *s, unsigned n)
 }
 
 /* Archive rows are written later, several loop turns at once: every
- * commit rewrites each B-tree page it touched, and a message archived in
- * two accounts touches pages all over the indexes. A row waits at most
- * ARCHIVE_DEFER_MS, and any commit of other writes takes the waiting
- * rows along, so offline storage and the archive stay consistent. */
+ * commit rewrites each page it touched, and a batch rewrites the newest
+ * chunk of each account it holds once however many of its rows it has.
+ * A row waits at most ARCHIVE_DEFER_MS before it is handed to the
+ * archiver (or, without one, written in the loop's next commit); reads
+ * see it meanwhile (scan_begin), and store_flush() writes it at once. */
 static int sqlite_archive_append(struct store *st, const char *user,
                                  const struct archive_msg *m, char *id_out)
 {
@@ -1920,10 +1928,7 @@ static int scan_begin(struct scan *sc)
     struct sqlite_store *s = sc->s;
     check_tx(s);
     if (!s->in_tx) {
-        sqlite3_stmt *st = stmt_get(s, Q_BEGIN_READ);
-        int rc = st ? sqlite3_step(st) : SQLITE_NOMEM;
-        if (st)
-            stmt_put(s, Q_BEGIN_READ, st);
+        int rc = step_once(s, Q_BEGIN_READ);
         if (rc != SQLITE_DONE)
             return sql_fail(s, rc, "begin read");
         sc->began = true;
@@ -1952,10 +1957,7 @@ static void scan_end(struct scan *sc)
         return;
     sc->began = false;
     s->reading = false;
-    sqlite3_stmt *st = stmt_get(s, Q_COMMIT);
-    int rc = st ? sqlite3_step(st) : SQLITE_NOMEM;
-    if (st)
-        stmt_put(s, Q_COMMIT, st);
+    int rc = step_once(s, Q_COMMIT);
     if (rc != SQLITE_DONE) {
         sql_fail(s, rc, "end read");
         if (!sqlite3_get_autocommit(s->db))
@@ -2100,6 +2102,21 @@ static int sqlite_archive_get(struct store *st, const char *user,
     return r < 0 ? r : found ? 0 : -ERR_NOTFOUND;
 }
 
+/* A growing list of seqs. */
+struct seq_list {
+    int64_t *v; /* owned */
+    size_t n, cap;
+};
+
+static void seq_list_push(struct seq_list *l, int64_t seq)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = seq;
+}
+
 /* Seqs of messages to remove from chunks, ascending. */
 struct seq_set {
     const int64_t *v;
@@ -2187,21 +2204,15 @@ static int chunks_remove(struct sqlite_store *s, const char *user,
         query(s, Q_CHUNK_RANGE, "tii", user, set->v[0], set->v[set->n - 1]);
     if (!st)
         return -ERR_STORE;
-    int64_t *firsts = NULL;
-    size_t n = 0, cap = 0;
+    struct seq_list firsts = {0};
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            firsts = xrealloc(firsts, cap * sizeof(*firsts));
-        }
-        firsts[n++] = sqlite3_column_int64(st, 0);
-    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        seq_list_push(&firsts, sqlite3_column_int64(st, 0));
     int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_RANGE]);
     stmt_put(s, Q_CHUNK_RANGE, st);
-    for (size_t i = 0; i < n && r == 0; i++)
-        r = chunk_remove(s, user, firsts[i], set);
-    free(firsts);
+    for (size_t i = 0; i < firsts.n && r == 0; i++)
+        r = chunk_remove(s, user, firsts.v[i], set);
+    free(firsts.v);
     return r;
 }
 
@@ -2265,21 +2276,15 @@ static int archive_release(struct sqlite_store *s, const char *user)
     sqlite3_stmt *st = query(s, Q_CHUNK_ALL, "t", user);
     if (!st)
         return -ERR_STORE;
-    int64_t *seqs = NULL;
-    size_t n = 0, cap = 0;
+    struct seq_list seqs = {0};
     struct archive_chunk c = ARCHIVE_CHUNK_INIT;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (archive_chunk_decode(&c, sqlite3_column_blob(st, 5),
                                  (size_t)sqlite3_column_bytes(st, 5)) < 0)
             continue;
-        for (size_t i = 0; i < c.n; i++) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                seqs = xrealloc(seqs, cap * sizeof(*seqs));
-            }
-            seqs[n++] = c.entries[i].seq;
-        }
+        for (size_t i = 0; i < c.n; i++)
+            seq_list_push(&seqs, c.entries[i].seq);
     }
     archive_chunk_free(&c);
     int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_ALL]);
@@ -2288,18 +2293,19 @@ static int archive_release(struct sqlite_store *s, const char *user)
      * account may hold millions. */
     enum { PER_STATEMENT = 4096 };
     struct buf json = BUF_INIT;
-    for (size_t i = 0; i < n && r >= 0; i += PER_STATEMENT) {
+    for (size_t i = 0; i < seqs.n && r >= 0; i += PER_STATEMENT) {
         buf_reset(&json);
         buf_append_str(&json, "[");
-        for (size_t k = i; k < n && k < i + PER_STATEMENT; k++)
-            buf_printf(&json, k > i ? ",%lld" : "%lld", (long long)seqs[k]);
+        for (size_t k = i; k < seqs.n && k < i + PER_STATEMENT; k++)
+            buf_printf(&json, k > i ? ",%lld" : "%lld",
+                       (long long)seqs.v[k]);
         buf_append_str(&json, "]");
         r = run(s, Q_ARCHIVE_MSG_DROP_SOLE, "t", buf_cstr(&json));
         if (r >= 0)
             r = run(s, Q_ARCHIVE_MSG_RELEASE, "tt", buf_cstr(&json), user);
     }
     buf_free(&json);
-    free(seqs);
+    free(seqs.v);
     return r < 0 ? r : 0;
 }
 
@@ -2603,10 +2609,7 @@ static int commit(struct sqlite_store *s)
     int r = 0;
     check_tx(s);
     if (s->in_tx) {
-        sqlite3_stmt *stmt = stmt_get(s, Q_COMMIT);
-        int rc = stmt ? sqlite3_step(stmt) : SQLITE_NOMEM;
-        if (stmt)
-            stmt_put(s, Q_COMMIT, stmt);
+        int rc = step_once(s, Q_COMMIT);
         if (rc != SQLITE_DONE) {
             log_error(0, "store: commit failed, batch dropped: %s (%d)",
                       sqlite3_errmsg(s->db), rc);
