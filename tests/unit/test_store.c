@@ -174,6 +174,14 @@ static int add_user(struct store *st, const char *user, unsigned char seed)
     return store_user_create(st, user, &c1, &c2);
 }
 
+/* The two accounts most tests talk between, committed. */
+static void add_alice_and_bob(struct fx *f)
+{
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_int_equal(add_user(f->st, "bob", 2), 0);
+    assert_int_equal(store_flush(f->st), 0);
+}
+
 /* Collects callback output into one newline-separated string. */
 struct collect {
     struct buf b;
@@ -848,9 +856,7 @@ static void nested_list(void *ud, const char *username)
 static void test_callbacks_reenter(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(add_user(f->st, "alice", 1), 0);
-    assert_int_equal(add_user(f->st, "bob", 2), 0);
-    assert_int_equal(store_flush(f->st), 0);
+    add_alice_and_bob(f);
     struct roster_item it = {.contact = "a@example.com"};
     assert_int_equal(store_roster_put(f->st, "alice", &it), 0);
     it.contact = "b@example.com";
@@ -1048,9 +1054,7 @@ static void test_archive(void **state)
 {
     struct fx *f = *state;
     struct collect c = { BUF_INIT, 0 };
-    assert_int_equal(add_user(f->st, "alice", 1), 0);
-    assert_int_equal(add_user(f->st, "bob", 2), 0);
-    assert_int_equal(store_flush(f->st), 0);
+    add_alice_and_bob(f);
     append(f->st, "alice", "a", 1000, "bob@x", "r1");
     append(f->st, "alice", "b", 2000, "carol@x", "");
     append(f->st, "alice", "c", 3000, "bob@x", "r2");
@@ -1440,9 +1444,7 @@ static void test_archive_chunks(void **state)
 {
     struct fx *f = *state;
     struct collect c = {BUF_INIT, 0};
-    assert_int_equal(add_user(f->st, "alice", 1), 0);
-    assert_int_equal(add_user(f->st, "bob", 2), 0);
-    assert_int_equal(store_flush(f->st), 0);
+    add_alice_and_bob(f);
     enum { N = 2000 };
     static char ids[N][32];
     /* Alice talks to Bob (shared copies) and, every 97th message, to
@@ -1563,9 +1565,7 @@ static void test_archive_reads_in_flight(void **state)
 {
     struct fx *f = *state;
     struct collect c = {BUF_INIT, 0};
-    assert_int_equal(add_user(f->st, "alice", 1), 0);
-    assert_int_equal(add_user(f->st, "bob", 2), 0);
-    assert_int_equal(store_flush(f->st), 0);
+    add_alice_and_bob(f);
     static char ids[6][32];
     append_n(f->st, "alice", 0, "bob@x", ids[0]);
     assert_int_equal(store_flush(f->st), 0); /* in the database */
@@ -1638,9 +1638,7 @@ static void test_archive_reads_in_flight(void **state)
 static void test_archive_many(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(add_user(f->st, "alice", 1), 0);
-    assert_int_equal(add_user(f->st, "bob", 2), 0);
-    assert_int_equal(store_flush(f->st), 0);
+    add_alice_and_bob(f);
     enum { N = 6 * ARCHIVE_DEFER_ROWS };
     char xml[64], id[32];
     for (int i = 0; i < N; i++) {
