@@ -373,6 +373,67 @@ static void test_serialise_escaping(void **state)
     stanza_unref(m);
 }
 
+/* Escaping as XML 1.0 asks, one character at a time: what the
+ * serialiser must produce however it scans. */
+static void reference_escape(struct buf *out, const char *s, bool attr)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': buf_append_str(out, "&amp;"); break;
+        case '<': buf_append_str(out, "&lt;"); break;
+        case '>': buf_append_str(out, "&gt;"); break;
+        case '\r': buf_append_str(out, "&#13;"); break;
+        case '\'': buf_append_str(out, attr ? "&apos;" : "'"); break;
+        case '"': buf_append_str(out, attr ? "&quot;" : "\""); break;
+        case '\t': buf_append_str(out, attr ? "&#9;" : "\t"); break;
+        case '\n': buf_append_str(out, attr ? "&#10;" : "\n"); break;
+        default: buf_append(out, s, 1);
+        }
+    }
+}
+
+/* Every special character at every offset of strings longer and
+ * shorter than the serialiser's scanning step, between plain ASCII
+ * and multi-byte UTF-8, in attribute values and in text. */
+static void test_serialise_escaping_positions(void **state)
+{
+    (void)state;
+    const char specials[] = "&<>'\"\t\n\r";
+    const char *fillers[] = { "x", "\xc3\xa4", " " };
+    for (size_t f = 0; f < 3; f++) {
+        for (size_t len = 1; len <= 40; len++) {
+            for (size_t at = 0; at < len; at++) {
+                for (size_t k = 0; k < sizeof(specials) - 1; k++) {
+                    struct buf in = BUF_INIT;
+                    for (size_t i = 0; i < len; i++) {
+                        if (i == at || i == len - 1 - at / 2)
+                            buf_append(&in, &specials[k], 1);
+                        else
+                            buf_append_str(&in, fillers[f]);
+                    }
+                    const char *value = buf_cstr(&in);
+                    struct stanza *m = stanza_new("", "m");
+                    stanza_set_attr(m, "a", value);
+                    stanza_add_text(m, value, strlen(value));
+                    struct buf want = BUF_INIT;
+                    buf_append_str(&want, "<m a='");
+                    reference_escape(&want, value, true);
+                    buf_append_str(&want, "'>");
+                    reference_escape(&want, value, false);
+                    buf_append_str(&want, "</m>");
+                    struct buf got = BUF_INIT;
+                    xser_write(m, NULL, &got);
+                    assert_string_equal(buf_cstr(&got), buf_cstr(&want));
+                    buf_free(&got);
+                    buf_free(&want);
+                    buf_free(&in);
+                    stanza_unref(m);
+                }
+            }
+        }
+    }
+}
+
 static void test_top_tag(void **state)
 {
     (void)state;
@@ -491,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_add_copy_and_remove),
         cmocka_unit_test(test_serialise_namespaces),
         cmocka_unit_test(test_serialise_escaping),
+        cmocka_unit_test(test_serialise_escaping_positions),
         cmocka_unit_test(test_top_tag),
         cmocka_unit_test(test_version),
     };
