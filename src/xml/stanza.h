@@ -99,6 +99,15 @@ const char *stanza_attr_ns(const struct stanza *el, const char *ns,
 void stanza_set_attr(struct stanza *el, const char *name, const char *value);
 void stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name,
                         const char *value);
+/* Adds an attribute el does not have yet, as the parser does (a
+ * well-formed start tag names each attribute once): no search for an
+ * old one, and lengths known, so nothing is measured twice. ns is
+ * counted (nslen 0: none), name and value NUL-terminated at their
+ * lengths; all are copied. Room for `more` further attributes is made
+ * in the same step when the array must grow. */
+void stanza_append_attr(struct stanza *el, const char *ns, size_t nslen,
+                        const char *name, size_t namelen, const char *value,
+                        size_t valuelen, unsigned more);
 
 /* First element child matching ns and name; NULL matches anything. */
 struct stanza *stanza_child(const struct stanza *el, const char *ns,

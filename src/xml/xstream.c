@@ -155,25 +155,16 @@ static const char *split_name(const char *name, size_t *nslen)
 
 /* ---- building stanzas ---- */
 
-/* Sets the attributes of el from expat's name/value list; ns strings are
- * copied into a stack buffer when short, as expat's are not terminated
- * where we need them to be. */
-static void set_attrs(struct stanza *el, const XML_Char **atts)
+/* Sets the attributes of el, which has none yet, from expat's list of
+ * n name/value pairs; expat has refused repeated ones already. */
+static void set_attrs(struct stanza *el, const XML_Char **atts, unsigned n)
 {
     for (unsigned i = 0; atts[i]; i += 2) {
         size_t nslen;
         const char *local = split_name(atts[i], &nslen);
-        if (nslen == 0) {
-            stanza_set_attr(el, local, atts[i + 1]);
-            continue;
-        }
-        char small[128];
-        char *ns = nslen < sizeof(small) ? small : xmalloc(nslen + 1);
-        memcpy(ns, atts[i], nslen);
-        ns[nslen] = '\0';
-        stanza_set_attr_ns(el, ns, local, atts[i + 1]);
-        if (ns != small)
-            free(ns);
+        const char *value = atts[i + 1];
+        stanza_append_attr(el, atts[i], nslen, local, strlen(local), value,
+                           strlen(value), n - i / 2 - 1);
     }
 }
 
@@ -222,7 +213,8 @@ static void stream_start(struct xstream *xs, const XML_Char *name,
         halt(xs, XSE_POLICY_VIOLATION);
         return;
     }
-    if (count_attrs(atts) > xs->lim.max_attrs) {
+    unsigned nattrs = count_attrs(atts);
+    if (nattrs > xs->lim.max_attrs) {
         halt(xs, XSE_BAD_FORMAT);
         return;
     }
@@ -241,7 +233,7 @@ static void stream_start(struct xstream *xs, const XML_Char *name,
     xs->state = XS_OPEN;
     xs->event_end = end;
     struct stanza *hdr = stanza_new(NS_STREAMS, "stream");
-    set_attrs(hdr, atts);
+    set_attrs(hdr, atts, nattrs);
     if (xs->cb->stream_open)
         xs->cb->stream_open(xs->ud, hdr);
     stanza_unref(hdr);
@@ -267,13 +259,13 @@ static void XMLCALL on_start(void *ud, const XML_Char *name,
     }
     /* The new element's nesting level in its stanza is depth: 1 for
      * the stanza element itself. */
-    if (xs->depth > xs->lim.max_depth ||
-        count_attrs(atts) > xs->lim.max_attrs) {
+    unsigned nattrs = count_attrs(atts);
+    if (xs->depth > xs->lim.max_depth || nattrs > xs->lim.max_attrs) {
         halt(xs, XSE_BAD_FORMAT);
         return;
     }
     struct stanza *el = new_elem(xs->cur, name);
-    set_attrs(el, atts);
+    set_attrs(el, atts, nattrs);
     if (!xs->root)
         xs->root = el;
     xs->cur = el;
