@@ -216,6 +216,10 @@ static bool prefs_allow(const char *user, const struct jid *with)
 {
     struct prefs p;
     prefs_load(user, &p);
+    if (p.def == PREFS_ALWAYS && p.nnever == 0) {
+        prefs_free(&p);
+        return true;
+    }
     char *bare = jid_bare_dup(with);
     const char *full = jid_has_resource(with) ? with->s : NULL;
     bool ok;
@@ -260,14 +264,18 @@ static int strip_stanza_ids(struct stanza *m, const char *bare)
     while (c) {
         struct stanza *next = stanza_next_child(m, c, NS_SID, "stanza-id");
         const char *by = stanza_attr(c, "by");
-        struct jid j = JID_INIT;
-        if ((by && jid_parse(&j, by, strlen(by)) == 0 &&
-             strcmp(j.s, bare) == 0) ||
-            (by && strcmp(by, bare) == 0)) {
+        /* The usual case, our own mark, is equal as written; any other
+         * spelling of the account (case, Unicode forms) after parsing. */
+        bool ours = by && strcmp(by, bare) == 0;
+        if (by && !ours) {
+            struct jid j = JID_INIT;
+            ours = jid_parse(&j, by, strlen(by)) == 0 && strcmp(j.s, bare) == 0;
+            jid_free(&j);
+        }
+        if (ours) {
             stanza_remove_child(m, c);
             n++;
         }
-        jid_free(&j);
         c = next;
     }
     return n;
