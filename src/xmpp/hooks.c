@@ -1,6 +1,7 @@
 /* hooks.c -- see hooks.h. */
 #include "xmpp/hooks.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,35 @@ struct hook_list {
 
 static struct hmap registry = HMAP_INIT;
 
+/* Events are nearly always named by string literals, so the address of
+ * the name finds its list again without hashing; the name is compared
+ * too, as a buffer on the stack may have held another name at the same
+ * address. Events without handlers are remembered as well. Every
+ * registration empties the cache. */
+#define CACHE_SLOTS    64
+#define CACHE_NAME_MAX 40
+struct cache_slot {
+    const char *event; /* the caller's pointer, NULL when empty */
+    char name[CACHE_NAME_MAX];
+    struct hook_list *list; /* NULL: no handlers */
+};
+static struct cache_slot cache[CACHE_SLOTS];
+
+static struct hook_list *lookup(const char *event)
+{
+    struct cache_slot *c = &cache[((uintptr_t)event >> 3) % CACHE_SLOTS];
+    if (c->event == event && strcmp(c->name, event) == 0)
+        return c->list;
+    struct hook_list *l = hmap_get(&registry, event);
+    size_t len = strlen(event);
+    if (len < CACHE_NAME_MAX) {
+        c->event = event;
+        memcpy(c->name, event, len + 1);
+        c->list = l;
+    }
+    return l;
+}
+
 /* Long enough for "iq/set/bare/" + a namespace and a name; longer keys
  * are cut, which only ever makes a lookup miss. */
 #define KEY_MAX 512
@@ -32,6 +62,7 @@ static void iq_key(char *key, unsigned type, unsigned to, const char *ns,
 
 void hooks_add(const char *event, hook_fn *fn, int prio)
 {
+    memset(cache, 0, sizeof(cache));
     struct hook_list *l = hmap_get(&registry, event);
     if (!l) {
         l = xcalloc(1, sizeof(*l));
@@ -68,7 +99,7 @@ void hooks_add_iq(unsigned types, unsigned to, const char *ns,
 
 int hooks_fire(const char *event, struct hook_ctx *h, struct stanza *st)
 {
-    struct hook_list *l = hmap_get(&registry, event);
+    struct hook_list *l = lookup(event);
     if (!l)
         return HOOK_PASS;
     for (unsigned i = 0; i < l->n; i++) {
@@ -87,10 +118,11 @@ int hooks_fire_iq(unsigned type, unsigned to, const char *ns,
     return hooks_fire(key, h, st);
 }
 
-bool hooks_has(const char *event) { return hmap_get(&registry, event) != NULL; }
+bool hooks_has(const char *event) { return lookup(event) != NULL; }
 
 void hooks_clear(void)
 {
+    memset(cache, 0, sizeof(cache));
     struct hook_list *l;
     for (size_t i = 0; hmap_next(&registry, &i, NULL, (void **)&l);) {
         free(l->v);

@@ -1,7 +1,6 @@
 /* router.c -- see router.h. */
 #include "xmpp/router.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -16,7 +15,16 @@
 
 enum to_class { CLASS_HOST, CLASS_BARE, CLASS_FULL, CLASS_REMOTE };
 
-static const char *const class_names[] = { "host", "bare", "full", "remote" };
+enum stanza_kind { KIND_IQ, KIND_MESSAGE, KIND_PRESENCE };
+
+/* "<kind>/<class>": the event of a stanza on the addressee side. */
+static const char *const addressee_events[][4] = {
+    [KIND_IQ] = { "iq/host", "iq/bare", "iq/full", "iq/remote" },
+    [KIND_MESSAGE] = { "message/host", "message/bare", "message/full",
+                       "message/remote" },
+    [KIND_PRESENCE] = { "presence/host", "presence/bare", "presence/full",
+                        "presence/remote" },
+};
 
 static bool is(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
 
@@ -140,12 +148,10 @@ static void message_to_bare(struct hook_ctx *h, struct stanza *st)
 
 /* Fires "<kind>/<class>" (the addressee side) and bounces a refusal.
  * Returns the hooks' result. */
-static int fire_addressee(const char *kind, struct hook_ctx *h,
+static int fire_addressee(enum stanza_kind kind, struct hook_ctx *h,
                           struct stanza *st, enum to_class cls)
 {
-    char event[32];
-    snprintf(event, sizeof(event), "%s/%s", kind, class_names[cls]);
-    int r = hooks_fire(event, h, st);
+    int r = hooks_fire(addressee_events[kind][cls], h, st);
     if (r < 0)
         router_bounce(st, (enum stanza_error)-r, NULL);
     return r;
@@ -159,7 +165,7 @@ static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
         router_bounce(st, SE_BAD_REQUEST, "unknown iq type");
         return;
     }
-    int r = fire_addressee("iq", h, st, cls);
+    int r = fire_addressee(KIND_IQ, h, st, cls);
     if (r != HOOK_PASS)
         return;
     if (cls == CLASS_FULL) {
@@ -194,7 +200,7 @@ static void route_iq(struct hook_ctx *h, struct stanza *st, enum to_class cls)
 static void route_message(struct hook_ctx *h, struct stanza *st,
                           enum to_class cls)
 {
-    if (fire_addressee("message", h, st, cls) != HOOK_PASS ||
+    if (fire_addressee(KIND_MESSAGE, h, st, cls) != HOOK_PASS ||
         cls == CLASS_HOST)
         return;
     if (cls == CLASS_FULL) {
@@ -218,7 +224,7 @@ static void route_message(struct hook_ctx *h, struct stanza *st,
 static void route_presence(struct hook_ctx *h, struct stanza *st,
                            enum to_class cls)
 {
-    if (fire_addressee("presence", h, st, cls) != HOOK_PASS ||
+    if (fire_addressee(KIND_PRESENCE, h, st, cls) != HOOK_PASS ||
         cls != CLASS_FULL)
         return;
     struct session *s = sessions_find(h->to);
@@ -324,7 +330,9 @@ void router_from_client(struct session *s, struct stanza *st)
             router_bounce(st, SE_JID_MALFORMED, NULL);
             return;
         }
-        stanza_set_attr(st, "to", to.s);
+        /* Normalised; most clients send it that way already. */
+        if (strcmp(to.s, to_attr) != 0)
+            stanza_set_attr(st, "to", to.s);
     } else {
         jid_bare_of(&to, &s->jid);
     }
