@@ -109,6 +109,7 @@ enum q {
     Q_INVITE_PURGE,
     Q_ARCHIVE_NEXT_SEQ,
     Q_ARCHIVE_MSG_APPEND,
+    Q_ARCHIVE_MSG_APPEND_MANY,
     Q_ARCHIVE_HWM,
     Q_ARCHIVE_HWM_GET,
     Q_ARCHIVE_MSG_GET,
@@ -171,6 +172,13 @@ enum q {
 #define ARCHIVE_PURGE_BATCH                                                    \
     " FROM (SELECT seq, ts, user_a, user_b FROM archive_msg ORDER BY seq"     \
     " LIMIT ?2) WHERE ts < ?1 ORDER BY seq"
+
+/* The values of MSG_APPEND_ROWS messages in one INSERT. */
+#define MSG_APPEND_ROWS 32
+#define MSG_ROW         "(?,?,?,?,?)"
+#define MSG_ROWS_4      MSG_ROW "," MSG_ROW "," MSG_ROW "," MSG_ROW
+#define MSG_ROWS_16     MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4
+#define MSG_ROWS_32     MSG_ROWS_16 "," MSG_ROWS_16
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -284,6 +292,11 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_ARCHIVE_MSG_APPEND] =
         "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* MSG_APPEND_ROWS of them at once: a statement's start and end, and
+     * the search for the table's end, cost more than a row. */
+    [Q_ARCHIVE_MSG_APPEND_MANY] =
+        "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
+        " VALUES " MSG_ROWS_32,
     [Q_ARCHIVE_HWM] =
         "INSERT INTO counters (name, value) VALUES ('archive-seq', ?1)"
         " ON CONFLICT (name) DO UPDATE SET"
@@ -403,9 +416,10 @@ static const char *const sql_text[Q_COUNT] = {
 /* Writes archive rows: see write_rows(). */
 struct archive_writer {
     /* Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_ARCHIVE_MSG_APPEND,
-     * Q_ARCHIVE_HWM, prepared on the writing connection (the archiver's
-     * own, or borrowed from the loop's stmt[]) */
-    sqlite3_stmt *last, *put, *with_add, *msg, *hwm;
+     * Q_ARCHIVE_MSG_APPEND_MANY, Q_ARCHIVE_HWM, prepared on the writing
+     * connection (the archiver's own, or borrowed from the loop's
+     * stmt[]) */
+    sqlite3_stmt *last, *put, *with_add, *msg, *msg_many, *hwm;
     /* scratch, kept between batches */
     struct archive_chunk chunk;
     struct buf old, body; /* the newest chunk as read; the one written */
@@ -1434,6 +1448,28 @@ static void group_rows(struct archive_writer *w,
  * still holds it (an account deleted meanwhile takes nothing, and a
  * message nobody holds is not kept), then the highest seq. SQLITE_OK or
  * the failing step's code. */
+/* A message to store, and the accounts that hold it (the second may be
+ * NULL). */
+struct msg_row {
+    const struct deferred_row *d;
+    const char *held[2];
+};
+
+/* Inserts n messages with st, which takes n rows of values. */
+static int insert_msgs(sqlite3_stmt *st, const struct msg_row *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int at = (int)i * 5;
+        const struct deferred_row *d = v[i].d;
+        sqlite3_bind_int64(st, at + 1, d->seq);
+        sqlite3_bind_int64(st, at + 2, d->ts_ms);
+        sqlite3_bind_text(st, at + 3, v[i].held[0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, at + 4, v[i].held[1], -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, at + 5, d->xml, d->len, SQLITE_STATIC);
+    }
+    return step_reset(st);
+}
+
 static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
                       size_t n)
 {
@@ -1457,6 +1493,8 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
             w->held[v[k] - rows] = rc == SQLITE_OK;
     }
     int64_t top = 0;
+    struct msg_row pending[MSG_APPEND_ROWS];
+    size_t npending = 0;
     for (size_t i = 0; i < n; i++) {
         const struct deferred_row *d = &rows[i];
         if (d->seq > top)
@@ -1472,12 +1510,16 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
             held[nheld++] = rows[i + 1].user;
         if (nheld == 0)
             continue;
-        sqlite3_bind_int64(w->msg, 1, d->seq);
-        sqlite3_bind_int64(w->msg, 2, d->ts_ms);
-        sqlite3_bind_text(w->msg, 3, held[0], -1, SQLITE_STATIC);
-        sqlite3_bind_text(w->msg, 4, held[1], -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(w->msg, 5, d->xml, d->len, SQLITE_STATIC);
-        int rc = step_reset(w->msg);
+        pending[npending++] = (struct msg_row){ d, { held[0], held[1] } };
+        if (npending == MSG_APPEND_ROWS) {
+            int rc = insert_msgs(w->msg_many, pending, npending);
+            if (rc != SQLITE_DONE)
+                return rc;
+            npending = 0;
+        }
+    }
+    for (size_t i = 0; i < npending; i++) {
+        int rc = insert_msgs(w->msg, &pending[i], 1);
         if (rc != SQLITE_DONE)
             return rc;
     }
@@ -1488,12 +1530,13 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
 
 static const enum q writer_queries[] = {
     Q_CHUNK_LAST,         Q_CHUNK_PUT,   Q_CHUNK_WITH_ADD,
-    Q_ARCHIVE_MSG_APPEND, Q_ARCHIVE_HWM,
+    Q_ARCHIVE_MSG_APPEND, Q_ARCHIVE_MSG_APPEND_MANY, Q_ARCHIVE_HWM,
 };
 
 static sqlite3_stmt **writer_stmt(struct archive_writer *w, size_t i)
 {
-    sqlite3_stmt **v[] = {&w->last, &w->put, &w->with_add, &w->msg, &w->hwm};
+    sqlite3_stmt **v[] = {&w->last,     &w->put, &w->with_add, &w->msg,
+                          &w->msg_many, &w->hwm};
     return v[i];
 }
 
