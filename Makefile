@@ -13,7 +13,7 @@ SAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
-           -fno-sanitize-recover=undefined
+           -fno-sanitize-recover=undefined -DXSER_CHECK_MEMO
 OPT = -O1
 else
 BUILD ?= build

@@ -95,6 +95,7 @@ static struct {
     bool marked;                 /* v plus our one stanza-id is at marked_v */
     struct stanza_version marked_v;
     struct buf xml;
+    struct buf delivered; /* scratch for memo_delivered() */
 } last;
 
 static bool same_version(struct stanza_version a, struct stanza_version b)
@@ -307,11 +308,39 @@ static int archive(const char *user, const struct stanza *m,
     return store_archive_append(srv.store, user, &am, id);
 }
 
+/* Tells the serialiser what m, just archived as last.xml and then given
+ * the stanza-id sid as its last child, looks like on a c2s stream: the
+ * archived text without its xmlns, sid before the end tag. The
+ * recipient's delivery then copies it instead of serialising again. */
+static void memo_delivered(const struct stanza *m, const struct stanza *sid)
+{
+    static const char decl[] = " xmlns='" NS_CLIENT "'";
+    const size_t decl_len = sizeof(decl) - 1;
+    const char *xml = buf_data(&last.xml);
+    size_t len = buf_used(&last.xml);
+    size_t name_len = strlen(m->name);
+    size_t head = 1 + name_len;     /* "<message" */
+    size_t end_tag = name_len + 3; /* "</message>" */
+    if (!is(m->ns, NS_CLIENT) || len < head + decl_len + end_tag ||
+        memcmp(xml + head, decl, decl_len) != 0 ||
+        memcmp(xml + len - end_tag, "</", 2) != 0 ||
+        memcmp(xml + len - end_tag + 2, m->name, name_len) != 0)
+        return;
+    struct buf *b = &last.delivered;
+    buf_reset(b);
+    buf_append(b, xml, head);
+    buf_append(b, xml + head + decl_len, len - end_tag - head - decl_len);
+    xser_write(sid, m->ns, b);
+    buf_append(b, xml + len - end_tag, end_tag);
+    xser_memo(stanza_version(m), NS_CLIENT, buf_data(b), buf_used(b));
+}
+
 /* Archives m in user's archive (with: the other party) when it is
  * archivable and the preferences allow, and marks it with the archive
  * id. Stanza-ids claiming to be the account's go first either way. */
 static void archive_and_mark(const char *user, struct stanza *m,
-                             const struct jid *with, unsigned long conn)
+                             const struct jid *with, unsigned long conn,
+                             bool to_user)
 {
     char bare[BARE_MAX];
     bare_of_user(bare, user);
@@ -329,12 +358,15 @@ static void archive_and_mark(const char *user, struct stanza *m,
     stanza_set_attr(sid, "id", id);
     last.marked = fresh;
     last.marked_v = stanza_version(m);
+    if (fresh && to_user)
+        memo_delivered(m, sid);
 }
 
 static int incoming(struct hook_ctx *h, struct stanza *m)
 {
     if (h->from)
-        archive_and_mark(h->user, m, h->from, h->sess ? h->sess->id : 0);
+        archive_and_mark(h->user, m, h->from, h->sess ? h->sess->id : 0,
+                         true);
     return HOOK_PASS;
 }
 
@@ -344,7 +376,7 @@ static int outgoing(struct hook_ctx *h, struct stanza *m)
     /* Messages to the account itself are archived once, on arrival;
      * messages to the server are no conversation. */
     if (s && jid_has_node(h->to) && !jid_bare_equal(h->from, h->to))
-        archive_and_mark(s->username, m, h->to, s->id);
+        archive_and_mark(s->username, m, h->to, s->id, false);
     return HOOK_PASS;
 }
 
@@ -903,6 +935,8 @@ static void shutdown_mam(void)
 {
     hmap_free(&no_prefs);
     buf_free(&last.xml);
+    buf_free(&last.delivered);
+    xser_memo_clear();
     last.valid = last.marked = false;
     if (srv.loop)
         timer_stop(srv.loop, &purge_timer);

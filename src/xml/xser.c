@@ -17,6 +17,10 @@
 
 #include <stdbool.h>
 #include <string.h>
+#ifdef XSER_CHECK_MEMO
+#include <stdio.h>
+#include <stdlib.h>
+#endif
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -233,10 +237,65 @@ static void write_elem(const struct stanza *el, const char *scope_ns,
     buf_append(out, ">", 1);
 }
 
+#define MEMO_SCOPE_MAX 64
+
+static _Thread_local struct {
+    bool valid;
+    struct stanza_version v;
+    char scope[MEMO_SCOPE_MAX];
+    struct buf xml;
+} memo;
+
+void xser_memo(struct stanza_version v, const char *default_ns,
+               const char *xml, size_t len)
+{
+    size_t n = strlen(default_ns);
+    memo.valid = n < MEMO_SCOPE_MAX;
+    if (!memo.valid)
+        return;
+    memo.v = v;
+    memcpy(memo.scope, default_ns, n + 1);
+    buf_reset(&memo.xml);
+    buf_append(&memo.xml, xml, len);
+}
+
+void xser_memo_clear(void)
+{
+    memo.valid = false;
+    buf_free(&memo.xml);
+}
+
+static bool memo_fits(const struct stanza *el, const char *scope)
+{
+    if (!memo.valid || el->parent)
+        return false;
+    struct stanza_version v = stanza_version(el);
+    return v.tree == memo.v.tree && v.gen == memo.v.gen &&
+           strcmp(scope, memo.scope) == 0;
+}
+
 void xser_write(const struct stanza *el, const char *default_ns,
                 struct buf *out)
 {
-    write_elem(el, default_ns ? default_ns : "", out);
+    const char *scope = default_ns ? default_ns : "";
+    if (memo_fits(el, scope)) {
+#ifdef XSER_CHECK_MEMO
+        struct buf fresh = BUF_INIT;
+        write_elem(el, scope, &fresh);
+        if (buf_used(&fresh) != buf_used(&memo.xml) ||
+            memcmp(buf_data(&fresh), buf_data(&memo.xml),
+                   buf_used(&fresh)) != 0) {
+            fprintf(stderr, "xser: memo differs:\n%.*s\n%s\n",
+                    (int)buf_used(&memo.xml), buf_data(&memo.xml),
+                    buf_cstr(&fresh));
+            abort();
+        }
+        buf_free(&fresh);
+#endif
+        buf_append(out, buf_data(&memo.xml), buf_used(&memo.xml));
+        return;
+    }
+    write_elem(el, scope, out);
 }
 
 void xser_escape_attr(const char *s, size_t n, struct buf *out)

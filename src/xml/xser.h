@@ -15,6 +15,18 @@
 void xser_write(const struct stanza *el, const char *default_ns,
                 struct buf *out);
 
+/* Remembers that the tree whose version is v serialises, with
+ * default_ns in scope, to xml (len bytes, copied): a module that holds
+ * the text of a stanza already (the archive's copy) spares the next
+ * xser_write() of the unchanged root its work. One memo per thread,
+ * replaced by the next. The caller answers for xml being exactly what
+ * xser_write() writes; builds with XSER_CHECK_MEMO compare the two on
+ * every use and abort on a difference. */
+void xser_memo(struct stanza_version v, const char *default_ns,
+               const char *xml, size_t len);
+/* Forgets this thread's memo and frees its storage. */
+void xser_memo_clear(void);
+
 /* Appends s (n bytes) escaped for an attribute value in single or
  * double quotes, for callers that write a few tags by hand around XML
  * that is already serialised (archived messages). */

@@ -434,6 +434,57 @@ static void test_serialise_escaping_positions(void **state)
     }
 }
 
+/* A memo stands for its tree at its version, in its scope, and only
+ * there; the text below is deliberately not the tree's, to see which
+ * one is written. */
+static void test_serialise_memo(void **state)
+{
+    (void)state;
+#ifdef XSER_CHECK_MEMO
+    /* This build compares every memo it uses with the tree and aborts
+     * on the difference this test relies on. */
+    skip();
+#endif
+    struct stanza *m = stanza_new(NS_CLIENT, "message");
+    struct stanza *body = stanza_add_child(m, NULL, "body");
+    stanza_add_text(body, "hi", 2);
+    const char memo[] = "<message><body>remembered</body></message>";
+    xser_memo(stanza_version(m), NS_CLIENT, memo, strlen(memo));
+
+    struct buf b = BUF_INIT;
+    xser_write(m, NS_CLIENT, &b);
+    assert_string_equal(buf_cstr(&b), memo);
+    /* Another scope, a child, or a changed tree: serialised afresh. */
+    buf_reset(&b);
+    xser_write(m, "", &b);
+    assert_string_equal(buf_cstr(&b),
+                        "<message xmlns='jabber:client'><body>hi</body>"
+                        "</message>");
+    buf_reset(&b);
+    xser_write(body, NS_CLIENT, &b);
+    assert_string_equal(buf_cstr(&b), "<body>hi</body>");
+    stanza_set_attr(m, "id", "1");
+    buf_reset(&b);
+    xser_write(m, NS_CLIENT, &b);
+    assert_string_equal(buf_cstr(&b),
+                        "<message id='1'><body>hi</body></message>");
+    /* Nor does a copy of the tree, which is another tree. */
+    xser_memo(stanza_version(m), NS_CLIENT, memo, strlen(memo));
+    struct stanza *c = stanza_copy(m);
+    buf_reset(&b);
+    xser_write(c, NS_CLIENT, &b);
+    assert_string_equal(buf_cstr(&b),
+                        "<message id='1'><body>hi</body></message>");
+    xser_memo_clear();
+    buf_reset(&b);
+    xser_write(m, NS_CLIENT, &b);
+    assert_string_equal(buf_cstr(&b),
+                        "<message id='1'><body>hi</body></message>");
+    buf_free(&b);
+    stanza_unref(c);
+    stanza_unref(m);
+}
+
 static void test_top_tag(void **state)
 {
     (void)state;
@@ -553,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_serialise_namespaces),
         cmocka_unit_test(test_serialise_escaping),
         cmocka_unit_test(test_serialise_escaping_positions),
+        cmocka_unit_test(test_serialise_memo),
         cmocka_unit_test(test_top_tag),
         cmocka_unit_test(test_version),
     };
