@@ -248,11 +248,21 @@ static bool archivable(const struct stanza *m)
     const char *type = stanza_attr(m, "type");
     if (type && !is(type, "chat") && !is(type, "normal"))
         return false;
-    if (stanza_child(m, NS_HINTS, "no-store") ||
-        stanza_child(m, NS_HINTS, "no-permanent-store"))
-        return false;
-    return stanza_child(m, NS_CLIENT, "body") ||
-           stanza_child(m, NS_HINTS, "store");
+    /* One pass over the children for the body and the three hints. */
+    bool wanted = false;
+    for (unsigned i = 0; i < m->nchildren; i++) {
+        const struct stanza *c = m->children[i].elem;
+        if (!c)
+            continue;
+        if (is(c->ns, NS_HINTS)) {
+            if (is(c->name, "no-store") || is(c->name, "no-permanent-store"))
+                return false;
+            wanted = wanted || is(c->name, "store");
+        } else if (is(c->ns, NS_CLIENT) && is(c->name, "body")) {
+            wanted = true;
+        }
+    }
+    return wanted;
 }
 
 /* XEP-0359 §3.1: a stanza-id by our account that we did not add could
@@ -354,8 +364,8 @@ static void archive_and_mark(const char *user, struct stanza *m,
     }
     bool fresh = last.valid && same_version(last.v, stanza_version(m));
     struct stanza *sid = stanza_add_child(m, NS_SID, "stanza-id");
-    stanza_set_attr(sid, "by", bare);
-    stanza_set_attr(sid, "id", id);
+    stanza_append_attr(sid, NULL, 0, "by", 2, bare, strlen(bare), 1);
+    stanza_append_attr(sid, NULL, 0, "id", 2, id, strlen(id), 0);
     last.marked = fresh;
     last.marked_v = stanza_version(m);
     if (fresh && to_user)
