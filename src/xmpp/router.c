@@ -325,14 +325,23 @@ void router_from_client(struct session *s, struct stanza *st)
     struct jid to = JID_INIT;
     stanza_set_attr(st, "from", s->jid.s);
     const char *to_attr = stanza_attr(st, "to");
-    if (to_attr) {
+    if (to_attr && s->last_to.s && strcmp(to_attr, s->last_to.s) == 0) {
+        /* The same text parses the same way. */
+        jid_copy(&to, &s->last_to);
+    } else if (to_attr) {
         if (jid_parse(&to, to_attr, strlen(to_attr)) < 0) {
             router_bounce(st, SE_JID_MALFORMED, NULL);
             return;
         }
-        /* Normalised; most clients send it that way already. */
-        if (strcmp(to.s, to_attr) != 0)
+        /* Normalised; most clients send it that way already, and only
+         * that spelling is remembered, so the stanza needs no change
+         * when the cache answers. */
+        if (strcmp(to.s, to_attr) != 0) {
             stanza_set_attr(st, "to", to.s);
+        } else {
+            jid_free(&s->last_to);
+            jid_copy(&s->last_to, &to);
+        }
     } else {
         jid_bare_of(&to, &s->jid);
     }

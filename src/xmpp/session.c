@@ -217,6 +217,7 @@ void session_free_state(struct session *s)
     s->presence = NULL;
     session_clear_directed(s);
     jid_free(&s->jid);
+    jid_free(&s->last_to);
     FREE_NULL(s->username);
 }
 

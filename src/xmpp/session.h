@@ -97,6 +97,10 @@ struct session {
     char **directed;         /* JIDs sent directed presence, owned */
     unsigned ndirected;
     void *slots[SESSION_SLOTS]; /* module state, see session_slot_new() */
+    /* router.c: the last 'to' this session addressed that was written
+     * as parsing writes it, parsed (a client talks to the same few
+     * addresses over and over) */
+    struct jid last_to;
     /* private to session.c / c2s.c */
     struct session *next_of_user;
     struct xstream *xs;

@@ -160,6 +160,7 @@ static int teardown(void **state)
             stanza_unref(s->presence);
         session_clear_directed(s);
         jid_free(&s->jid);
+        jid_free(&s->last_to);
         free(s->username);
         free(s);
     }
@@ -218,6 +219,48 @@ static void test_to_full_jid(void **state)
     const char *got = received(b2);
     assert_non_null(strstr(got, "from='alice@example.org/a'"));
     assert_non_null(strstr(got, "<body>x</body>"));
+}
+
+/* Each message reaches the address it names, whatever the sender
+ * named before it, and leaves with 'to' normalised: addresses spelled
+ * canonically and otherwise, repeated and alternating. */
+static void test_to_sequence(void **state)
+{
+    (void)state;
+    struct peer *a = connect_as("alice", "a", 0);
+    struct peer *b1 = connect_as("bob", "one", 5);
+    struct peer *b2 = connect_as("bob", "two", 1);
+    drain_all();
+    static const struct {
+        const char *to, *body;
+        int at; /* 1 or 2: which of bob's sessions */
+    } seq[] = {
+        { "bob@example.org/one", "s1", 1 },
+        { "bob@example.org/one", "s2", 1 },
+        { "Bob@Example.ORG/two", "s3", 2 },
+        { "bob@example.org/two", "s4", 2 },
+        { "Bob@Example.ORG/two", "s5", 2 },
+        { "bob@example.org/one", "s6", 1 },
+        { "bob@example.org/two", "s7", 2 },
+        { "bob@example.org/One", "s8", 1 }, /* no such resource: bare */
+    };
+    for (size_t i = 0; i < sizeof(seq) / sizeof(*seq); i++) {
+        send_from(a, message(seq[i].to, "normal", seq[i].body));
+        char want[64];
+        snprintf(want, sizeof(want), "<body>%s</body>", seq[i].body);
+        char *got1 = xstrdup(received(b1));
+        char *got2 = xstrdup(received(b2));
+        const char *got = seq[i].at == 1 ? got1 : got2;
+        const char *other = seq[i].at == 1 ? got2 : got1;
+        assert_non_null(strstr(got, want));
+        assert_null(strstr(other, want));
+        if (i != 7)
+            assert_non_null(strstr(got, seq[i].at == 1
+                                            ? "to='bob@example.org/one'"
+                                            : "to='bob@example.org/two'"));
+        free(got1);
+        free(got2);
+    }
 }
 
 /* §8.5.3.2.1: chat to an unknown resource is treated as bare. */
@@ -350,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_normal_to_bare_highest, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_to_full_jid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_to_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_resource_falls_back,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline_when_unavailable, setup,
