@@ -175,6 +175,17 @@ static int teardown(void **state)
     return 0;
 }
 
+/* alice/a, and bob/one (priority 5) and bob/two (priority 1), with
+ * nothing waiting to be read. */
+static void alice_and_two_bobs(struct peer **a, struct peer **b1,
+                               struct peer **b2)
+{
+    *a = connect_as("alice", "a", 0);
+    *b1 = connect_as("bob", "one", 5);
+    *b2 = connect_as("bob", "two", 1);
+    drain_all();
+}
+
 /* §8.5.2.1.1: chat to a bare JID reaches every resource of
  * non-negative priority, not the negative one. */
 static void test_chat_to_bare_all_nonnegative(void **state)
@@ -196,10 +207,8 @@ static void test_chat_to_bare_all_nonnegative(void **state)
 static void test_normal_to_bare_highest(void **state)
 {
     (void)state;
-    struct peer *a = connect_as("alice", "a", 0);
-    struct peer *b1 = connect_as("bob", "one", 5);
-    struct peer *b2 = connect_as("bob", "two", 1);
-    drain_all();
+    struct peer *a, *b1, *b2;
+    alice_and_two_bobs(&a, &b1, &b2);
     send_from(a, message("bob@example.org", NULL, "hello"));
     assert_non_null(strstr(received(b1), "hello"));
     assert_string_equal(received(b2), "");
@@ -210,10 +219,8 @@ static void test_normal_to_bare_highest(void **state)
 static void test_to_full_jid(void **state)
 {
     (void)state;
-    struct peer *a = connect_as("alice", "a", 0);
-    struct peer *b1 = connect_as("bob", "one", 5);
-    struct peer *b2 = connect_as("bob", "two", 1);
-    drain_all();
+    struct peer *a, *b1, *b2;
+    alice_and_two_bobs(&a, &b1, &b2);
     send_from(a, message("bob@example.org/two", "chat", "x"));
     assert_string_equal(received(b1), "");
     const char *got = received(b2);
@@ -227,10 +234,8 @@ static void test_to_full_jid(void **state)
 static void test_to_sequence(void **state)
 {
     (void)state;
-    struct peer *a = connect_as("alice", "a", 0);
-    struct peer *b1 = connect_as("bob", "one", 5);
-    struct peer *b2 = connect_as("bob", "two", 1);
-    drain_all();
+    struct peer *a, *b1, *b2;
+    alice_and_two_bobs(&a, &b1, &b2);
     static const struct {
         const char *to, *body;
         int at; /* 1 or 2: which of bob's sessions */
