@@ -9,7 +9,10 @@
  * Handlers borrow the stanza for the call (the router owns it); to keep
  * it they take stanza_ref() or a copy. A handler returns HOOK_HANDLED,
  * HOOK_PASS, or -SE_<condition> (errors.h), which the router turns into
- * an error reply. */
+ * an error reply.
+ *
+ * Like the routing they serve, registration and firing happen on the
+ * event loop's thread only. */
 #ifndef THEKE_HOOKS_H
 #define THEKE_HOOKS_H
 
