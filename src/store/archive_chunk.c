@@ -46,6 +46,18 @@ static void varint_put(struct buf *out, uint64_t v)
     buf_append(out, b, n);
 }
 
+/* Writes v at w, which has room for VARINT_MAX bytes; returns the end. */
+#define VARINT_MAX 10
+static unsigned char *varint_write(unsigned char *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        *w++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *w++ = (unsigned char)v;
+    return w;
+}
+
 static int varint_get(const unsigned char **p, const unsigned char *end,
                       uint64_t *out)
 {
@@ -190,6 +202,15 @@ int archive_chunk_decode(struct archive_chunk *c, const void *body, size_t len)
     }
     if (varint_get(&p, end, &n) < 0 || n > len)
         goto bad;
+    if (n > c->entries_cap) {
+        c->entries_cap = (size_t)n;
+        c->entries = xrealloc(c->entries, c->entries_cap * sizeof(*c->entries));
+    }
+    /* The size is counted as encoding will write it (a body read back
+     * may use longer varints than needed), with the times' bounds. */
+    size_t bytes = 1 + varint_len(nparties) + varint_len(n);
+    for (size_t i = 0; i < c->nparties; i++)
+        bytes += party_bytes(c->parties[i].blen, c->parties[i].rlen);
     int64_t seq = 0, ts = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t dseq, dts, party;
@@ -199,11 +220,16 @@ int archive_chunk_decode(struct archive_chunk *c, const void *body, size_t len)
             goto bad;
         seq += (int64_t)dseq;
         ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-        push_entry(c, seq, ts, (uint32_t)party);
+        c->entries[c->n++] = (struct archive_entry){seq, ts, (uint32_t)party};
+        bytes += varint_len(dseq) + varint_len(dts) + varint_len(party);
+        if (i == 0 || ts < c->min_ts)
+            c->min_ts = ts;
+        if (i == 0 || ts > c->max_ts)
+            c->max_ts = ts;
     }
     if (p != end)
         goto bad;
-    recount(c);
+    c->bytes = bytes;
     return 0;
 bad:
     archive_chunk_reset(c);
@@ -281,13 +307,17 @@ void archive_chunk_encode(const struct archive_chunk *c, struct buf *out)
         buf_append(out, p->res, p->rlen + 1);
     }
     varint_put(out, c->n);
+    /* The entries, most of the body, written in place. */
+    unsigned char *start = (unsigned char *)buf_reserve(out, c->n * 3 * VARINT_MAX);
+    unsigned char *w = start;
     int64_t seq = 0, ts = 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct archive_entry *e = &c->entries[i];
-        varint_put(out, (uint64_t)(e->seq - seq));
-        varint_put(out, zigzag(diff(e->ts_ms, ts)));
-        varint_put(out, e->party);
+        w = varint_write(w, (uint64_t)(e->seq - seq));
+        w = varint_write(w, zigzag(diff(e->ts_ms, ts)));
+        w = varint_write(w, e->party);
         seq = e->seq;
         ts = e->ts_ms;
     }
+    buf_commit(out, (size_t)(w - start));
 }
