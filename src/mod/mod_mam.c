@@ -95,7 +95,6 @@ static struct {
     bool marked;                 /* v plus our one stanza-id is at marked_v */
     struct stanza_version marked_v;
     struct buf xml;
-    struct buf delivered; /* scratch for memo_delivered() */
 } last;
 
 static bool same_version(struct stanza_version a, struct stanza_version b)
@@ -336,13 +335,13 @@ static void memo_delivered(const struct stanza *m, const struct stanza *sid)
         memcmp(xml + len - end_tag, "</", 2) != 0 ||
         memcmp(xml + len - end_tag + 2, m->name, name_len) != 0)
         return;
-    struct buf *b = &last.delivered;
-    buf_reset(b);
+    struct buf *b = xser_memo_open(stanza_version(m), NS_CLIENT);
+    if (!b)
+        return;
     buf_append(b, xml, head);
     buf_append(b, xml + head + decl_len, len - end_tag - head - decl_len);
     xser_write(sid, m->ns, b);
     buf_append(b, xml + len - end_tag, end_tag);
-    xser_memo(stanza_version(m), NS_CLIENT, buf_data(b), buf_used(b));
 }
 
 /* Archives m in user's archive (with: the other party) when it is
@@ -945,7 +944,6 @@ static void shutdown_mam(void)
 {
     hmap_free(&no_prefs);
     buf_free(&last.xml);
-    buf_free(&last.delivered);
     xser_memo_clear();
     last.valid = last.marked = false;
     if (srv.loop)

@@ -179,6 +179,8 @@ enum q {
 #define MSG_ROWS_4      MSG_ROW "," MSG_ROW "," MSG_ROW "," MSG_ROW
 #define MSG_ROWS_16     MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4
 #define MSG_ROWS_32     MSG_ROWS_16 "," MSG_ROWS_16
+_Static_assert(sizeof(MSG_ROWS_32) == MSG_APPEND_ROWS * sizeof(MSG_ROW),
+               "the INSERT must have MSG_APPEND_ROWS rows of values");
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",

@@ -91,6 +91,7 @@ struct chunk_pool {
     unsigned n;
 };
 static _Thread_local struct chunk_pool pool;
+static _Thread_local bool pool_registered; /* pool_drain() runs at exit */
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
@@ -117,15 +118,13 @@ static void *pool_take(void)
 
 static void pool_give(void *mem)
 {
-    if (pool.n == 0) {
+    if (!pool_registered) {
         /* So that a thread's spare chunks are freed when it ends. */
         pthread_once(&pool_once, pool_key_init);
-        if (pool_usable && pthread_setspecific(pool_key, &pool) != 0) {
-            free(mem);
-            return;
-        }
+        pool_registered =
+            pool_usable && pthread_setspecific(pool_key, &pool) == 0;
     }
-    if (!pool_usable || pool.n == POOL_MAX) {
+    if (!pool_registered || pool.n == POOL_MAX) {
         free(mem);
         return;
     }

@@ -246,17 +246,16 @@ static _Thread_local struct {
     struct buf xml;
 } memo;
 
-void xser_memo(struct stanza_version v, const char *default_ns,
-               const char *xml, size_t len)
+struct buf *xser_memo_open(struct stanza_version v, const char *default_ns)
 {
     size_t n = strlen(default_ns);
     memo.valid = n < MEMO_SCOPE_MAX;
     if (!memo.valid)
-        return;
+        return NULL;
     memo.v = v;
     memcpy(memo.scope, default_ns, n + 1);
     buf_reset(&memo.xml);
-    buf_append(&memo.xml, xml, len);
+    return &memo.xml;
 }
 
 void xser_memo_clear(void)

@@ -15,15 +15,16 @@
 void xser_write(const struct stanza *el, const char *default_ns,
                 struct buf *out);
 
-/* Remembers that the tree whose version is v serialises, with
- * default_ns in scope, to xml (len bytes, copied): a module that holds
- * the text of a stanza already (the archive's copy) spares the next
- * xser_write() of the unchanged root its work. One memo per thread,
- * replaced by the next. The caller answers for xml being exactly what
- * xser_write() writes; builds with XSER_CHECK_MEMO compare the two on
- * every use and abort on a difference. */
-void xser_memo(struct stanza_version v, const char *default_ns,
-               const char *xml, size_t len);
+/* Opens the memo of this thread (one, replaced by the next) for the tree
+ * whose version is v with default_ns in scope, and returns its emptied
+ * buffer: the caller writes there what xser_write() would write for
+ * that tree, so that the next xser_write() of the unchanged root copies
+ * it. A module that holds the text of a stanza already (the archive's
+ * copy) spares the serialiser its work this way. The caller answers
+ * for the text being exact; builds with XSER_CHECK_MEMO compare the two
+ * on every use and abort on a difference. NULL when default_ns is too
+ * long to remember. */
+struct buf *xser_memo_open(struct stanza_version v, const char *default_ns);
 /* Forgets this thread's memo and frees its storage. */
 void xser_memo_clear(void);
 
