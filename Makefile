@@ -115,13 +115,21 @@ $(BUILD)/loadgen: bench/loadgen.c src/core/crypto.c src/core/crypto.h
 	    $(shell pkg-config --libs libssl libcrypto 2>/dev/null || \
 	      echo -lssl -lcrypto)
 
+# A relay that answers loadgen's logins and moves its messages without
+# parsing them: the floor of CPU and latency the benchmark shows beside
+# the servers. See bench/floor.c.
+$(BUILD)/floor: bench/floor.c src/core/base64.c src/core/buf.c src/core/alloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Isrc -o $@ \
+	    bench/floor.c src/core/base64.c src/core/buf.c src/core/alloc.c
+
 .PHONY: bench-smoke
-bench-smoke: all $(BUILD)/loadgen
+bench-smoke: all $(BUILD)/loadgen $(BUILD)/floor
 	bash bench/smoke.sh $(BUILD)
 
 # theked, Prosody and ejabberd under the same load, with a table of the
 # ratios; installs the peers from Debian if missing. See README.md.
-bench: all $(BUILD)/loadgen
+bench: all $(BUILD)/loadgen $(BUILD)/floor
 	bash bench/run.sh $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(MAINS:%.c=$(BUILD)/obj/%.d)

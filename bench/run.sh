@@ -11,7 +11,8 @@
 # loadgen printed is kept in bench/out/results-DATE.jsonl.
 #
 # Environment:
-#   BENCH_SERVERS="theke prosody"   which servers (default: all three)
+#   BENCH_SERVERS="theke prosody"   which servers (default: theke,
+#                                   prosody, ejabberd and floor)
 #   BENCH_QUICK=1                   small sizes and short runs, to check
 #                                   the pipeline (about 2 minutes)
 #   BENCH_PEER_ARCHIVE=1            Prosody and ejabberd archive every
@@ -20,11 +21,14 @@
 # The peers are installed from Debian with apt-get if missing; see the
 # comments in bench/peers/prosody.sh and ejabberd.sh for their
 # configuration, and README.md "Benchmark" for how to read the table.
+# "floor" is bench/floor.c, a relay that moves the messages without any
+# server's work: it takes part in the message runs only, to show the
+# CPU and latency that relaying over loopback costs by itself.
 set -euo pipefail
 
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
-SERVERS=${BENCH_SERVERS:-theke prosody ejabberd}
+SERVERS=${BENCH_SERVERS:-theke prosody ejabberd floor}
 DOMAIN=localhost
 PREFIX=u
 PASSWORD=pw
@@ -74,9 +78,9 @@ for kw in $PAIRS $TLS_PAIRS; do
     [ "$n" -gt "$NUSERS" ] && NUSERS=$n
 done
 
-for b in theked thekectl loadgen; do
+for b in theked thekectl loadgen floor; do
     if [ ! -x "$BUILD/$b" ]; then
-        echo "bench: $BUILD/$b missing; run make all $BUILD/loadgen" >&2
+        echo "bench: $BUILD/$b missing; run make all $BUILD/loadgen $BUILD/floor" >&2
         exit 1
     fi
 done
@@ -162,12 +166,17 @@ for server in $SERVERS; do
     echo "bench: creating $NUSERS accounts on $server" >&2
     bash "$HERE/peers/$server.sh" users "$dir" "$NUSERS" "$PREFIX" "$PASSWORD"
 
-    for n in $IDLE_SIZES; do
+    # The floor logs anyone in without hashing and keeps nothing: only
+    # the message runs say something about it.
+    messages_only=false
+    [ "$server" = floor ] && messages_only=true
+
+    $messages_only || for n in $IDLE_SIZES; do
         run "idle N=$n" none --scenario idle --users "$n" --procs 2 \
             --seconds "$IDLE_SECONDS" --ping-interval "$PING_INTERVAL" \
             --concurrency "$LOGIN_CONCURRENCY" --mech auto
     done
-    run "login N=$LOGIN_USERS PLAIN" none --scenario login \
+    $messages_only || run "login N=$LOGIN_USERS PLAIN" none --scenario login \
         --users "$LOGIN_USERS" --mech plain \
         --concurrency "$LOGIN_CONCURRENCY" --procs 2
     for kw in $PAIRS; do
@@ -183,11 +192,11 @@ for server in $SERVERS; do
         --mech auto
     run "pingpong" none --scenario pingpong --users 2 --pairs 1 --window 1 \
         --seconds "$PING_SECONDS" --mech auto
-    run "idle N=$MAX_CONNS ${MAX_SECONDS}s" none --scenario idle \
+    $messages_only || run "idle N=$MAX_CONNS ${MAX_SECONDS}s" none --scenario idle \
         --users "$MAX_CONNS" --procs 2 --seconds "$MAX_SECONDS" \
         --ping-interval 10 --concurrency "$LOGIN_CONCURRENCY" --mech auto
 
-    for n in $TLS_IDLE; do
+    $messages_only || for n in $TLS_IDLE; do
         run "idle N=$n" starttls --scenario idle --users "$n" \
             --procs 2 --seconds "$IDLE_SECONDS" \
             --ping-interval "$PING_INTERVAL" \
@@ -195,7 +204,7 @@ for server in $SERVERS; do
     done
     k=${TLS_PAIRS%:*}
     w=${TLS_PAIRS#*:}
-    run "pairs K=$k W=$w" starttls --scenario pairs --users $((2 * k)) \
+    $messages_only || run "pairs K=$k W=$w" starttls --scenario pairs --users $((2 * k)) \
         --pairs "$k" --window "$w" --seconds "$MSG_SECONDS" --mech auto
 
     bash "$HERE/peers/$server.sh" stop "$dir"

@@ -14,6 +14,7 @@
 #   idle      --ping-interval 1 for 2 s
 #   pairs     --tls starttls
 #   pairs     --procs 2
+#   pairs     against bench/floor.c, the relay of make bench
 #
 # Each run must log every account in, with no error and nothing lost
 # (messages delivered, pings answered). It checks that the pipeline
@@ -26,7 +27,7 @@ PAIRS=10
 WINDOW=10
 SECONDS_RUN=2
 
-for b in theked thekectl loadgen; do
+for b in theked thekectl loadgen floor; do
     if [ ! -x "$BUILD/$b" ]; then
         echo "smoke: $BUILD/$b missing; run make $BUILD/$b" >&2
         exit 1
@@ -73,33 +74,49 @@ done
 "$BUILD/theked" -c "$conf" >"$tmp/theked.log" 2>&1 &
 pid=$!
 
-# Wait up to 10 s for the listener.
-up=0
-for _ in $(seq 1 200); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-        break
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        up=1
-        break
-    fi
-    sleep 0.05
-done
-if [ "$up" != 1 ]; then
-    echo "smoke: theked did not start listening on port $port" >&2
-    cat "$tmp/theked.log" >&2
+# wait_listening PORT NAME: wait up to 10 s until $pid listens on PORT.
+wait_listening() {
+    local _
+    for _ in $(seq 1 200); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "smoke: $2 did not start listening on port $1" >&2
+    cat "$log" >&2
     exit 1
-fi
+}
+log=$tmp/theked.log
+label=theke
+wait_listening "$port" theked
 
-# run NAME LOADGEN-ARGS...: runs loadgen and checks its JSON line.
+# stop_cleanly NAME: SIGTERM $pid, which must exit with status 0.
+stop_cleanly() {
+    local rc=0
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    pid=
+    if [ "$rc" != 0 ]; then
+        echo "smoke: $1 exited with status $rc after SIGTERM" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+
+# run NAME LOADGEN-ARGS...: runs loadgen against $pid (its log in $log)
+# and checks its JSON line.
 run() {
     local name=$1 out
     shift
     out=$("$BUILD/loadgen" --host 127.0.0.1 --domain localhost \
         --users "$USERS" --prefix u --password pw --server-pid "$pid" \
-        --label theke "$@") || {
+        --label "$label" "$@") || {
         echo "smoke: $name: loadgen failed" >&2
-        cat "$tmp/theked.log" >&2
+        cat "$log" >&2
         exit 1
     }
     echo "$name: $out"
@@ -134,13 +151,15 @@ run pairs-starttls --port "$port" --tls starttls --pairs "$PAIRS" \
 run pairs-procs --port "$port" --procs 2 --pairs "$PAIRS" \
     --window "$WINDOW" --seconds "$SECONDS_RUN"
 
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=
-if [ "$rc" != 0 ]; then
-    echo "smoke: theked exited with status $rc after SIGTERM" >&2
-    cat "$tmp/theked.log" >&2
-    exit 1
-fi
+stop_cleanly theked
+
+floor_port=$(free_port)
+log=$tmp/floor.log
+label=floor
+"$BUILD/floor" --port "$floor_port" --users "$USERS" >"$log" 2>&1 &
+pid=$!
+wait_listening "$floor_port" floor
+run pairs-floor --port "$floor_port" --pairs "$PAIRS" --window "$WINDOW" \
+    --seconds 1
+stop_cleanly floor
 echo "smoke: ok"
