@@ -4,15 +4,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "store/varint.h"
 
 #define CHUNK_VERSION 1
 
-static size_t varint_len(uint64_t v);
-static void varint_put(struct buf *out, uint64_t v);
-static int varint_get(const unsigned char **p, const unsigned char *end,
-                      uint64_t *out);
-static uint64_t zigzag(int64_t v);
-static int64_t unzigzag(uint64_t v);
 static int64_t diff(int64_t a, int64_t b);
 static bool c_string(const unsigned char *p, const unsigned char *end,
                      uint64_t len);
@@ -23,67 +18,6 @@ static int add_party(struct archive_chunk *c, const char *bare, size_t blen,
                      const char *res, size_t rlen);
 static void push_entry(struct archive_chunk *c, int64_t seq, int64_t ts_ms,
                        uint32_t party);
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static void varint_put(struct buf *out, uint64_t v)
-{
-    unsigned char b[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        b[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    b[n++] = (unsigned char)v;
-    buf_append(out, b, n);
-}
-
-/* Writes v at w, which has room for VARINT_MAX bytes; returns the end. */
-#define VARINT_MAX 10
-static unsigned char *varint_write(unsigned char *w, uint64_t v)
-{
-    while (v >= 0x80) {
-        *w++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *w++ = (unsigned char)v;
-    return w;
-}
-
-static int varint_get(const unsigned char **p, const unsigned char *end,
-                      uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*p == end)
-            return -1;
-        unsigned char b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
 
 /* a - b without signed overflow: times come from a clock, but a chunk
  * read back from disk may hold anything. */

@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "schema.h"
+#include "store/archive_block.h"
 #include "store/archive_chunk.h"
 
 /* How long a write waits for another process's transaction (thekectl
@@ -96,7 +97,6 @@ enum q {
     Q_CHUNK_ALL,
     Q_CHUNK_WITH_ADD,
     Q_CHUNK_WITH_DEL,
-    Q_ARCHIVE_PURGE,
     Q_BLOCK_ADD,
     Q_BLOCK_DEL,
     Q_BLOCK_CLEAR,
@@ -108,14 +108,12 @@ enum q {
     Q_INVITE_DEL,
     Q_INVITE_PURGE,
     Q_ARCHIVE_NEXT_SEQ,
-    Q_ARCHIVE_MSG_APPEND,
-    Q_ARCHIVE_MSG_APPEND_MANY,
+    Q_MSG_BLOCK_PUT,
     Q_ARCHIVE_HWM,
     Q_ARCHIVE_HWM_GET,
-    Q_ARCHIVE_MSG_GET,
-    Q_ARCHIVE_MSG_DEL,
-    Q_ARCHIVE_MSG_DROP_SOLE,
-    Q_ARCHIVE_MSG_RELEASE,
+    Q_MSG_BLOCK_AT,
+    Q_MSG_BLOCK_DEL,
+    Q_MSG_BLOCK_OLDEST,
     Q_SECRET_GET,
     Q_SECRET_PUT,
     Q_UPLOAD_PUT,
@@ -166,22 +164,6 @@ enum q {
     " AND w.with_bare = ?6" CHUNK_FROM(                                        \
         "w", "?2") " AND w.first_seq < ?3" CHUNK_FILTER                        \
                    " ORDER BY w.first_seq"
-/* The oldest messages by seq, which is the order they were archived in
- * (no index on ts to maintain for every message), of which those before
- * ?1 go; ?2 rows are looked at. */
-#define ARCHIVE_PURGE_BATCH                                                    \
-    " FROM (SELECT seq, ts, user_a, user_b FROM archive_msg ORDER BY seq"     \
-    " LIMIT ?2) WHERE ts < ?1 ORDER BY seq"
-
-/* The values of MSG_APPEND_ROWS messages in one INSERT. */
-#define MSG_APPEND_ROWS 32
-#define MSG_ROW         "(?,?,?,?,?)"
-#define MSG_ROWS_4      MSG_ROW "," MSG_ROW "," MSG_ROW "," MSG_ROW
-#define MSG_ROWS_16     MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4 "," MSG_ROWS_4
-#define MSG_ROWS_32     MSG_ROWS_16 "," MSG_ROWS_16
-_Static_assert(sizeof(MSG_ROWS_32) == MSG_APPEND_ROWS * sizeof(MSG_ROW),
-               "the INSERT must have MSG_APPEND_ROWS rows of values");
-
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_BEGIN_READ] = "BEGIN DEFERRED",
@@ -291,38 +273,31 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_CHUNK_WITH_DEL] = "DELETE FROM archive_chunk_with WHERE"
                          " username = ?1 AND with_bare = ?2"
                          " AND first_seq = ?3",
-    [Q_ARCHIVE_MSG_APPEND] =
-        "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
-    /* MSG_APPEND_ROWS of them at once: a statement's start and end, and
-     * the search for the table's end, cost more than a row. */
-    [Q_ARCHIVE_MSG_APPEND_MANY] =
-        "INSERT INTO archive_msg (seq, ts, user_a, user_b, xml)"
-        " VALUES " MSG_ROWS_32,
+    /* The blocks of messages (archive_block.h); a rewritten block keeps
+     * its key. */
+    [Q_MSG_BLOCK_PUT] = "INSERT OR REPLACE INTO archive_msg_block"
+                        " (first_seq, last_seq, n, body)"
+                        " VALUES (?1, ?2, ?3, ?4)",
     [Q_ARCHIVE_HWM] =
         "INSERT INTO counters (name, value) VALUES ('archive-seq', ?1)"
         " ON CONFLICT (name) DO UPDATE SET"
         " value = MAX(value, excluded.value)",
-    [Q_ARCHIVE_PURGE] = "SELECT seq, user_a, user_b" ARCHIVE_PURGE_BATCH,
     [Q_ARCHIVE_HWM_GET] =
         "SELECT value FROM counters WHERE name = 'archive-seq'",
-    [Q_ARCHIVE_MSG_GET] = "SELECT xml FROM archive_msg WHERE seq = ?1",
-    [Q_ARCHIVE_MSG_DEL] = "DELETE FROM archive_msg WHERE seq = ?1",
-    /* An account goes: of its messages (?1, a JSON array of seqs), those
-     * no other account holds go too, then the others are left to their
-     * other holder. */
-    [Q_ARCHIVE_MSG_DROP_SOLE] =
-        "DELETE FROM archive_msg WHERE seq IN"
-        " (SELECT value FROM json_each(?1)) AND user_b IS NULL",
-    [Q_ARCHIVE_MSG_RELEASE] =
-        "UPDATE archive_msg SET user_a = CASE WHEN user_a = ?2"
-        " THEN user_b ELSE user_a END, user_b = NULL"
-        " WHERE seq IN (SELECT value FROM json_each(?1))",
+    /* The block that holds seq ?1, if any does. */
+    [Q_MSG_BLOCK_AT] = "SELECT first_seq, last_seq, body FROM archive_msg_block"
+                       " WHERE first_seq <= ?1 ORDER BY first_seq DESC"
+                       " LIMIT 1",
+    [Q_MSG_BLOCK_DEL] = "DELETE FROM archive_msg_block WHERE first_seq = ?1",
+    /* The oldest messages, ?1 blocks of them: seq is the order they were
+     * archived in, so no index on time is kept up for every message. */
+    [Q_MSG_BLOCK_OLDEST] = "SELECT first_seq, body FROM archive_msg_block"
+                           " ORDER BY first_seq LIMIT ?1",
     /* Above every seq ever handed out, even of rows deleted since. */
-    [Q_ARCHIVE_NEXT_SEQ] =
-        "SELECT MAX(COALESCE((SELECT value FROM counters"
-        " WHERE name = 'archive-seq'), 0),"
-        " COALESCE((SELECT MAX(seq) FROM archive_msg), 0)) + 1",
+    [Q_ARCHIVE_NEXT_SEQ] = "SELECT MAX(COALESCE((SELECT value FROM counters"
+                           " WHERE name = 'archive-seq'), 0),"
+                           " COALESCE((SELECT last_seq FROM archive_msg_block"
+                           " ORDER BY first_seq DESC LIMIT 1), 0)) + 1",
     [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
     [Q_SECRET_PUT] = "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
     [Q_UPLOAD_PUT] =
@@ -417,14 +392,14 @@ static const char *const sql_text[Q_COUNT] = {
 
 /* Writes archive rows: see write_rows(). */
 struct archive_writer {
-    /* Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_ARCHIVE_MSG_APPEND,
-     * Q_ARCHIVE_MSG_APPEND_MANY, Q_ARCHIVE_HWM, prepared on the writing
-     * connection (the archiver's own, or borrowed from the loop's
-     * stmt[]) */
-    sqlite3_stmt *last, *put, *with_add, *msg, *msg_many, *hwm;
+    /* Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_MSG_BLOCK_PUT,
+     * Q_ARCHIVE_HWM, prepared on the writing connection (the archiver's
+     * own, or borrowed from the loop's stmt[]) */
+    sqlite3_stmt *last, *put, *with_add, *msgs, *hwm;
     /* scratch, kept between batches */
     struct archive_chunk chunk;
     struct buf old, body; /* the newest chunk as read; the one written */
+    struct buf block;     /* a block of messages being filled */
     const struct deferred_row **order; /* a batch's rows by account */
     uint32_t *group_of;                /* per row: its group */
     struct row_group {
@@ -1445,33 +1420,49 @@ static void group_rows(struct archive_writer *w,
     qsort(w->groups, w->ngroups, sizeof(*w->groups), by_first_user);
 }
 
+/* A block of messages being filled (archive_block.h). */
+struct block_fill {
+    struct buf *body;
+    int64_t first, last;
+    size_t n;
+};
+
+static int block_write(sqlite3_stmt *put, const struct block_fill *b)
+{
+    sqlite3_bind_int64(put, 1, b->first);
+    sqlite3_bind_int64(put, 2, b->last);
+    sqlite3_bind_int64(put, 3, (int64_t)b->n);
+    sqlite3_bind_blob64(put, 4, buf_data(b->body), buf_used(b->body),
+                        SQLITE_STATIC);
+    return step_reset(put);
+}
+
+/* Adds m (above every seq in b) to b, writing b first when m would not
+ * fit. SQLITE_DONE, or the failing step's code. */
+static int block_add(sqlite3_stmt *put, struct block_fill *b,
+                     const struct archive_block_msg *m)
+{
+    if (b->n > 0 && buf_used(b->body) + archive_block_size(m, b->last) >
+                        ARCHIVE_BLOCK_BYTES) {
+        int rc = block_write(put, b);
+        if (rc != SQLITE_DONE)
+            return rc;
+        buf_reset(b->body);
+        b->n = 0;
+    }
+    if (b->n == 0)
+        b->first = b->last = m->seq;
+    archive_block_add(b->body, m, b->last);
+    b->last = m->seq;
+    b->n++;
+    return SQLITE_DONE;
+}
+
 /* Writes rows[0..n) inside the open transaction of w's connection: each
  * account's entries into its chunks, then each message if an account
  * still holds it (an account deleted meanwhile takes nothing, and a
- * message nobody holds is not kept), then the highest seq. SQLITE_OK or
- * the failing step's code. */
-/* A message to store, and the accounts that hold it (the second may be
- * NULL). */
-struct msg_row {
-    const struct deferred_row *d;
-    const char *held[2];
-};
-
-/* Inserts n messages with st, which takes n rows of values. */
-static int insert_msgs(sqlite3_stmt *st, const struct msg_row *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int at = (int)i * 5;
-        const struct deferred_row *d = v[i].d;
-        sqlite3_bind_int64(st, at + 1, d->seq);
-        sqlite3_bind_int64(st, at + 2, d->ts_ms);
-        sqlite3_bind_text(st, at + 3, v[i].held[0], -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, at + 4, v[i].held[1], -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, at + 5, d->xml, d->len, SQLITE_STATIC);
-    }
-    return step_reset(st);
-}
-
+ * message nobody holds is not kept), packed into blocks, then the
+ * highest seq. SQLITE_OK or the failing step's code. */
 static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
                       size_t n)
 {
@@ -1495,8 +1486,8 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
             w->held[v[k] - rows] = rc == SQLITE_OK;
     }
     int64_t top = 0;
-    struct msg_row pending[MSG_APPEND_ROWS];
-    size_t npending = 0;
+    buf_reset(&w->block);
+    struct block_fill b = {&w->block, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         const struct deferred_row *d = &rows[i];
         if (d->seq > top)
@@ -1512,16 +1503,22 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
             held[nheld++] = rows[i + 1].user;
         if (nheld == 0)
             continue;
-        pending[npending++] = (struct msg_row){ d, { held[0], held[1] } };
-        if (npending == MSG_APPEND_ROWS) {
-            int rc = insert_msgs(w->msg_many, pending, npending);
-            if (rc != SQLITE_DONE)
-                return rc;
-            npending = 0;
-        }
+        struct archive_block_msg m = {
+            .seq = d->seq,
+            .ts_ms = d->ts_ms,
+            .user_a = held[0],
+            .user_b = held[1],
+            .alen = strlen(held[0]),
+            .blen = held[1] ? strlen(held[1]) : 0,
+            .xml = d->xml,
+            .len = d->len,
+        };
+        int rc = block_add(w->msgs, &b, &m);
+        if (rc != SQLITE_DONE)
+            return rc;
     }
-    for (size_t i = 0; i < npending; i++) {
-        int rc = insert_msgs(w->msg, &pending[i], 1);
+    if (b.n > 0) {
+        int rc = block_write(w->msgs, &b);
         if (rc != SQLITE_DONE)
             return rc;
     }
@@ -1530,25 +1527,28 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The chunks' statements first: a writer of chunks only needs those. */
 static const enum q writer_queries[] = {
-    Q_CHUNK_LAST,         Q_CHUNK_PUT,   Q_CHUNK_WITH_ADD,
-    Q_ARCHIVE_MSG_APPEND, Q_ARCHIVE_MSG_APPEND_MANY, Q_ARCHIVE_HWM,
+    Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_MSG_BLOCK_PUT, Q_ARCHIVE_HWM,
 };
+#define WRITER_CHUNK_QUERIES 3
 
 static sqlite3_stmt **writer_stmt(struct archive_writer *w, size_t i)
 {
-    sqlite3_stmt **v[] = {&w->last,     &w->put, &w->with_add, &w->msg,
-                          &w->msg_many, &w->hwm};
+    sqlite3_stmt **v[] = {&w->last, &w->put, &w->with_add, &w->msgs, &w->hwm};
     return v[i];
 }
 
-/* Prepares w's statements on db (own_stmts) or borrows the loop's. */
+/* Prepares w's statements on db (own_stmts) or borrows the loop's; with
+ * chunks_only, those chunks_append() needs only (for a database whose
+ * schema has no blocks of messages yet). */
 static int writer_init(struct archive_writer *w, sqlite3 *db,
-                       sqlite3_stmt *const *loop_stmts)
+                       sqlite3_stmt *const *loop_stmts, bool chunks_only)
 {
     int rc = SQLITE_OK;
-    for (size_t i = 0; i < sizeof(writer_queries) / sizeof(*writer_queries);
-         i++) {
+    size_t nq = chunks_only ? WRITER_CHUNK_QUERIES
+                            : sizeof(writer_queries) / sizeof(*writer_queries);
+    for (size_t i = 0; i < nq; i++) {
         sqlite3_stmt **st = writer_stmt(w, i);
         if (loop_stmts)
             *st = loop_stmts[writer_queries[i]];
@@ -1568,6 +1568,7 @@ static void writer_free(struct archive_writer *w, bool own_stmts)
     archive_chunk_free(&w->chunk);
     buf_free(&w->old);
     buf_free(&w->body);
+    buf_free(&w->block);
     free(w->order);
     free(w->held);
     free(w->group_of);
@@ -1654,7 +1655,7 @@ static int archiver_start(struct sqlite_store *s, const char *path)
         rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
-        rc = writer_init(&a->w, a->db, NULL);
+        rc = writer_init(&a->w, a->db, NULL, false);
     if (rc != SQLITE_OK) {
         log_error(0, "store: archive connection: %s",
                   a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
@@ -1803,6 +1804,10 @@ struct scan {
     int64_t after, before; /* exclusive seq bounds */
     size_t wlen, rlen;     /* of f->with, f->with_res */
     struct archive_chunk chunk;
+    struct buf block;    /* the block of messages last read */
+    int64_t block_first; /* its bounds, 0 when none was read */
+    int64_t block_last;
+    struct buf text;      /* a message's text, NUL-terminated */
     store_archive_fn *fn; /* NULL: count only */
     void *ud;
     int64_t found;    /* entries matched so far */
@@ -1820,34 +1825,66 @@ static bool party_wanted(const struct scan *sc, const struct archive_party *p)
                              memcmp(p->res, f->with_res, sc->rlen) == 0));
 }
 
+/* Finds message seq in the blocks into *m: 1, or 0 when no block holds
+ * it, or -ERR_STORE. The block read stays in sc for the next call: the
+ * entries of a page of results mostly share their blocks. */
+static int find_message(struct scan *sc, int64_t seq,
+                        struct archive_block_msg *m)
+{
+    struct sqlite_store *s = sc->s;
+    if (!(sc->block_first > 0 && sc->block_first <= seq &&
+          seq <= sc->block_last)) {
+        sqlite3_stmt *st = query(s, Q_MSG_BLOCK_AT, "i", seq);
+        if (!st)
+            return -ERR_STORE;
+        int rc = sqlite3_step(st);
+        sc->block_first = 0;
+        buf_reset(&sc->block);
+        if (rc == SQLITE_ROW) {
+            sc->block_first = sqlite3_column_int64(st, 0);
+            sc->block_last = sqlite3_column_int64(st, 1);
+            buf_append(&sc->block, sqlite3_column_blob(st, 2),
+                       (size_t)sqlite3_column_bytes(st, 2));
+        }
+        stmt_put(s, Q_MSG_BLOCK_AT, st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sql_fail(s, rc, sql_text[Q_MSG_BLOCK_AT]);
+        if (rc == SQLITE_DONE || seq > sc->block_last)
+            return 0;
+    }
+    struct archive_block_reader rd;
+    archive_block_open(&rd, buf_data(&sc->block), buf_used(&sc->block),
+                       sc->block_first);
+    int r;
+    while ((r = archive_block_next(&rd, m)) == 1 && m->seq < seq)
+        ;
+    if (r < 0)
+        log_error(0,
+                  "store: the block of archived messages at %lld is"
+                  " unreadable",
+                  (long long)sc->block_first);
+    return r == 1 && m->seq == seq;
+}
+
 /* Hands entry e of the current chunk to sc->fn with its message's text.
  * An entry whose message is missing is skipped (0); -ERR_STORE on
  * failure. */
 static int emit(struct scan *sc, const struct archive_entry *e)
 {
-    struct sqlite_store *s = sc->s;
-    sqlite3_stmt *st = query(s, Q_ARCHIVE_MSG_GET, "i", e->seq);
-    if (!st)
-        return -ERR_STORE;
-    int rc = sqlite3_step(st), r = 0;
-    if (rc == SQLITE_ROW) {
-        const struct archive_party *p = &sc->chunk.parties[e->party];
-        char id[STORE_ARCHIVE_ID_MAX + 1];
-        archive_id(s, e->seq, id);
-        struct archive_msg m = {id, e->ts_ms, p->bare, p->res, NULL, 0};
-        /* column_text NUL-terminates the blob; it comes before
-         * column_bytes. */
-        m.xml = (const char *)sqlite3_column_text(st, 0);
-        m.len = (size_t)sqlite3_column_bytes(st, 0);
-        if (m.xml) {
-            sc->found++;
-            sc->fn(sc->ud, &m);
-        }
-    } else if (rc != SQLITE_DONE) {
-        r = sql_fail(s, rc, sql_text[Q_ARCHIVE_MSG_GET]);
-    }
-    stmt_put(s, Q_ARCHIVE_MSG_GET, st);
-    return r;
+    struct archive_block_msg bm;
+    int r = find_message(sc, e->seq, &bm);
+    if (r <= 0)
+        return r;
+    const struct archive_party *p = &sc->chunk.parties[e->party];
+    char id[STORE_ARCHIVE_ID_MAX + 1];
+    archive_id(sc->s, e->seq, id);
+    buf_reset(&sc->text);
+    buf_append(&sc->text, bm.xml, bm.len);
+    struct archive_msg m = {
+        id, e->ts_ms, p->bare, p->res, buf_cstr(&sc->text), bm.len};
+    sc->found++;
+    sc->fn(sc->ud, &m);
+    return 0;
 }
 
 /* Matches the entries of the chunk in the current row of st. 1 when the
@@ -1998,6 +2035,8 @@ static void scan_end(struct scan *sc)
 {
     struct sqlite_store *s = sc->s;
     archive_chunk_free(&sc->chunk);
+    buf_free(&sc->block);
+    buf_free(&sc->text);
     if (!sc->began)
         return;
     sc->began = false;
@@ -2168,18 +2207,22 @@ struct seq_set {
     size_t n;
 };
 
-static bool not_in_set(void *ud, const struct archive_entry *e)
+static bool in_set(const struct seq_set *set, int64_t seq)
 {
-    const struct seq_set *set = ud;
     size_t lo = 0, hi = set->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (set->v[mid] < e->seq)
+        if (set->v[mid] < seq)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo == set->n || set->v[lo] != e->seq;
+    return lo < set->n && set->v[lo] == seq;
+}
+
+static bool not_in_set(void *ud, const struct archive_entry *e)
+{
+    return !in_set(ud, e->seq);
 }
 
 /* Removes the entries of set from user's chunk first: rewritten without
@@ -2261,6 +2304,104 @@ static int chunks_remove(struct sqlite_store *s, const char *user,
     return r;
 }
 
+/* What rewriting a block does to the messages it is asked about. */
+enum block_edit {
+    BLOCK_DROP,    /* they go */
+    BLOCK_RELEASE, /* an account lets them go: each goes when the account
+                      is its only holder, and is left to the other
+                      holder otherwise */
+};
+
+/* Rewrites the blocks that hold messages of set (ascending) as how says
+ * (user: the account of BLOCK_RELEASE); a block left empty goes, one
+ * left as it was is not written. Inside the open write. */
+static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
+                       enum block_edit how, const char *user)
+{
+    size_t ulen = user ? strlen(user) : 0;
+    struct buf body = BUF_INIT, out = BUF_INIT;
+    int r = 0;
+    for (size_t i = 0; i < set->n && r == 0;) {
+        sqlite3_stmt *st = query(s, Q_MSG_BLOCK_AT, "i", set->v[i]);
+        if (!st) {
+            r = -ERR_STORE;
+            break;
+        }
+        int rc = sqlite3_step(st);
+        int64_t first = 0, last = 0;
+        buf_reset(&body);
+        if (rc == SQLITE_ROW) {
+            first = sqlite3_column_int64(st, 0);
+            last = sqlite3_column_int64(st, 1);
+            buf_append(&body, sqlite3_column_blob(st, 2),
+                       (size_t)sqlite3_column_bytes(st, 2));
+        }
+        stmt_put(s, Q_MSG_BLOCK_AT, st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            r = sql_fail(s, rc, sql_text[Q_MSG_BLOCK_AT]);
+            break;
+        }
+        if (rc == SQLITE_DONE || set->v[i] > last) {
+            i++; /* no block holds it */
+            continue;
+        }
+        size_t j = i;
+        while (j < set->n && set->v[j] <= last)
+            j++;
+        struct seq_set mine = {set->v + i, j - i};
+        i = j;
+        struct archive_block_reader rd;
+        archive_block_open(&rd, buf_data(&body), buf_used(&body), first);
+        buf_reset(&out);
+        struct archive_block_msg m;
+        int64_t prev = first;
+        size_t kept = 0;
+        bool changed = false;
+        int got;
+        while ((got = archive_block_next(&rd, &m)) == 1) {
+            if (in_set(&mine, m.seq)) {
+                changed = true;
+                if (how == BLOCK_DROP || !m.user_b)
+                    continue;
+                if (m.alen == ulen && memcmp(m.user_a, user, ulen) == 0) {
+                    m.user_a = m.user_b;
+                    m.alen = m.blen;
+                }
+                m.user_b = NULL;
+                m.blen = 0;
+            }
+            archive_block_add(&out, &m, prev);
+            prev = m.seq;
+            kept++;
+        }
+        if (got < 0) {
+            log_error(0,
+                      "store: the block of archived messages at %lld is"
+                      " unreadable, left as it is",
+                      (long long)first);
+            continue;
+        }
+        if (!changed)
+            continue;
+        if (kept == 0)
+            r = run(s, Q_MSG_BLOCK_DEL, "i", first);
+        else
+            r = run(s, Q_MSG_BLOCK_PUT, "iiib", first, last, (int64_t)kept,
+                    buf_data(&out), buf_used(&out));
+        if (r > 0)
+            r = 0;
+    }
+    buf_free(&body);
+    buf_free(&out);
+    return r;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_str_ptr(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -2273,37 +2414,48 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
     int r = drain_deferred(s);
     if (r < 0)
         return r;
-    /* The batch is read whole before anything is deleted: the messages,
-     * ascending, with the accounts that hold them. */
+    /* The batch is read whole before anything is deleted: of the oldest
+     * limit messages by seq, which is the order they were archived in,
+     * those before before_ms, ascending, with the accounts that hold
+     * them. Every block holds a message at least. */
     int64_t *seqs = xcalloc(limit ? limit : 1, sizeof(*seqs));
     char **users = xcalloc(2 * (size_t)limit + 1, sizeof(*users));
-    size_t n = 0, nusers = 0;
-    sqlite3_stmt *stmt =
-        query(s, Q_ARCHIVE_PURGE, "ii", before_ms, (int64_t)limit);
+    size_t n = 0, nusers = 0, looked = 0;
+    sqlite3_stmt *stmt = query(s, Q_MSG_BLOCK_OLDEST, "i", (int64_t)limit);
     if (!stmt) {
         free(seqs);
         free(users);
         return -ERR_STORE;
     }
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && n < limit) {
-        seqs[n++] = sqlite3_column_int64(stmt, 0);
-        for (int k = 1; k <= 2; k++)
-            if (sqlite3_column_type(stmt, k) != SQLITE_NULL)
-                users[nusers++] = column_dup(stmt, k);
+    int rc = SQLITE_DONE;
+    while (looked < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct archive_block_reader rd;
+        archive_block_open(&rd, sqlite3_column_blob(stmt, 1),
+                           (size_t)sqlite3_column_bytes(stmt, 1),
+                           sqlite3_column_int64(stmt, 0));
+        struct archive_block_msg m;
+        while (looked < limit && archive_block_next(&rd, &m) == 1) {
+            looked++;
+            if (m.ts_ms >= before_ms)
+                continue;
+            seqs[n++] = m.seq;
+            users[nusers++] = xstrndup(m.user_a, m.alen);
+            if (m.user_b)
+                users[nusers++] = xstrndup(m.user_b, m.blen);
+        }
     }
-    r = rc == SQLITE_ROW || rc == SQLITE_DONE
+    r = looked == limit || rc == SQLITE_DONE
             ? 0
-            : sql_fail(s, rc, sql_text[Q_ARCHIVE_PURGE]);
-    stmt_put(s, Q_ARCHIVE_PURGE, stmt);
+            : sql_fail(s, rc, sql_text[Q_MSG_BLOCK_OLDEST]);
+    stmt_put(s, Q_MSG_BLOCK_OLDEST, stmt);
     qsort(users, nusers, sizeof(*users), cmp_str_ptr);
     if (r == 0 && n > 0 && (r = op_begin(s)) == 0) {
         struct seq_set set = {seqs, n};
         for (size_t i = 0; i < nusers && r >= 0; i++)
             if (i == 0 || strcmp(users[i], users[i - 1]) != 0)
                 r = chunks_remove(s, users[i], &set);
-        for (size_t i = 0; i < n && r >= 0; i++)
-            r = run(s, Q_ARCHIVE_MSG_DEL, "i", seqs[i]);
+        if (r >= 0)
+            r = blocks_edit(s, &set, BLOCK_DROP, NULL);
         r = op_end(s, r);
     }
     for (size_t i = 0; i < nusers; i++)
@@ -2334,22 +2486,11 @@ static int archive_release(struct sqlite_store *s, const char *user)
     archive_chunk_free(&c);
     int r = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, sql_text[Q_CHUNK_ALL]);
     stmt_put(s, Q_CHUNK_ALL, st);
-    /* Two statements per few thousand messages, not per message: an
-     * account may hold millions. */
-    enum { PER_STATEMENT = 4096 };
-    struct buf json = BUF_INIT;
-    for (size_t i = 0; i < seqs.n && r >= 0; i += PER_STATEMENT) {
-        buf_reset(&json);
-        buf_append_str(&json, "[");
-        for (size_t k = i; k < seqs.n && k < i + PER_STATEMENT; k++)
-            buf_printf(&json, k > i ? ",%lld" : "%lld",
-                       (long long)seqs.v[k]);
-        buf_append_str(&json, "]");
-        r = run(s, Q_ARCHIVE_MSG_DROP_SOLE, "t", buf_cstr(&json));
-        if (r >= 0)
-            r = run(s, Q_ARCHIVE_MSG_RELEASE, "tt", buf_cstr(&json), user);
+    if (r >= 0 && seqs.n > 0) {
+        qsort(seqs.v, seqs.n, sizeof(*seqs.v), cmp_seq);
+        struct seq_set set = {seqs.v, seqs.n};
+        r = blocks_edit(s, &set, BLOCK_RELEASE, user);
     }
-    buf_free(&json);
     free(seqs.v);
     return r < 0 ? r : 0;
 }
@@ -2918,7 +3059,7 @@ static int pack_legacy_archive(struct sqlite_store *s)
     enum { GROUP = 4096 };
     struct archive_writer w = {0};
     sqlite3_stmt *rd = NULL;
-    int rc = writer_init(&w, s->db, NULL);
+    int rc = writer_init(&w, s->db, NULL, true);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db,
                                 "SELECT username, seq, ts, with_bare,"
@@ -2980,12 +3121,75 @@ static int pack_legacy_archive(struct sqlite_store *s)
     return exec_sql(s, "DROP TABLE archive");
 }
 
+/* Packs the messages of migration 0011 (one row each in table
+ * archive_msg) into blocks, then drops that table; inside the
+ * migration's transaction. */
+static int pack_archive_messages(struct sqlite_store *s)
+{
+    sqlite3_stmt *rd = NULL, *put = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT seq, ts, user_a, user_b, xml"
+                                " FROM archive_msg ORDER BY seq",
+                                -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, sql_text[Q_MSG_BLOCK_PUT], -1, &put,
+                                NULL);
+    struct buf body = BUF_INIT;
+    struct block_fill b = {&body, 0, 0, 0};
+    int64_t packed = 0;
+    while (rc == SQLITE_OK) {
+        int step = sqlite3_step(rd);
+        if (step == SQLITE_DONE) {
+            if (b.n > 0 && (rc = block_write(put, &b)) == SQLITE_DONE)
+                rc = SQLITE_OK;
+            break;
+        }
+        if (step != SQLITE_ROW) {
+            rc = step;
+            break;
+        }
+        struct archive_block_msg m = {
+            .seq = sqlite3_column_int64(rd, 0),
+            .ts_ms = sqlite3_column_int64(rd, 1),
+            .user_a = (const char *)sqlite3_column_text(rd, 2),
+            .user_b = (const char *)sqlite3_column_text(rd, 3),
+        };
+        m.alen = (size_t)sqlite3_column_bytes(rd, 2);
+        m.blen = (size_t)sqlite3_column_bytes(rd, 3);
+        m.xml = sqlite3_column_blob(rd, 4);
+        m.len = (size_t)sqlite3_column_bytes(rd, 4);
+        if (!m.user_a || m.alen == 0 || !m.xml) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (m.user_b && m.blen == 0)
+            m.user_b = NULL;
+        if ((rc = block_add(put, &b, &m)) != SQLITE_DONE)
+            break;
+        rc = SQLITE_OK;
+        packed++;
+    }
+    buf_free(&body);
+    sqlite3_finalize(rd);
+    sqlite3_finalize(put);
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: packing the archived messages: %s (%d)",
+                  sqlite3_errmsg(s->db), rc);
+        return -ERR_STORE;
+    }
+    if (packed > 0)
+        log_info(0, "store: %lld archived messages packed into blocks",
+                 (long long)packed);
+    return exec_sql(s, "DROP TABLE archive_msg");
+}
+
 /* Migrations whose SQL is followed by code, in the same transaction. */
 static const struct {
     int number;
     int (*run)(struct sqlite_store *s);
 } migration_code[] = {
     {12, pack_legacy_archive},
+    {13, pack_archive_messages},
 };
 
 static int run_migration_code(struct sqlite_store *s, int number)
@@ -3298,7 +3502,7 @@ int store_sqlite_open(const char *path, struct store **out)
             goto fail;
         }
     }
-    writer_init(&s->loop_w, s->db, s->stmt);
+    writer_init(&s->loop_w, s->db, s->stmt, false);
     if (archive_setup(s) < 0 || checkpointer_start(s, path) < 0 ||
         archiver_start(s, path) < 0)
         goto fail;

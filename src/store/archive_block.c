@@ -1,0 +1,76 @@
+/* archive_block.c -- the packed form of archived messages. */
+#include "store/archive_block.h"
+
+#include <string.h>
+
+#include "store/varint.h"
+
+size_t archive_block_size(const struct archive_block_msg *m, int64_t prev)
+{
+    size_t blen = m->user_b ? m->blen : 0;
+    return varint_len((uint64_t)(m->seq - prev)) +
+           varint_len(zigzag(m->ts_ms)) + varint_len(m->alen) + m->alen +
+           varint_len(blen) + blen + varint_len(m->len) + m->len;
+}
+
+void archive_block_add(struct buf *out, const struct archive_block_msg *m,
+                       int64_t prev)
+{
+    size_t blen = m->user_b ? m->blen : 0;
+    unsigned char *w = (unsigned char *)buf_reserve(
+        out, 5 * VARINT_MAX + m->alen + blen + m->len);
+    unsigned char *start = w;
+    w = varint_write(w, (uint64_t)(m->seq - prev));
+    w = varint_write(w, zigzag(m->ts_ms));
+    w = varint_write(w, m->alen);
+    memcpy(w, m->user_a, m->alen);
+    w = varint_write(w + m->alen, blen);
+    if (blen)
+        memcpy(w, m->user_b, blen);
+    w = varint_write(w + blen, m->len);
+    memcpy(w, m->xml, m->len);
+    buf_commit(out, (size_t)(w + m->len - start));
+}
+
+void archive_block_open(struct archive_block_reader *r, const void *body,
+                        size_t len, int64_t first)
+{
+    r->p = body;
+    r->end = r->p + len;
+    r->seq = first;
+    r->started = false;
+}
+
+/* A string of the body: its length, then its bytes. */
+static int take(struct archive_block_reader *r, const char **s, size_t *len)
+{
+    uint64_t n;
+    if (varint_get(&r->p, r->end, &n) < 0 || n > (uint64_t)(r->end - r->p))
+        return -1;
+    *s = (const char *)r->p;
+    *len = (size_t)n;
+    r->p += n;
+    return 0;
+}
+
+int archive_block_next(struct archive_block_reader *r,
+                       struct archive_block_msg *m)
+{
+    if (r->p == r->end)
+        return 0;
+    uint64_t delta, ts;
+    if (varint_get(&r->p, r->end, &delta) < 0 || delta > INT64_MAX ||
+        (int64_t)delta > INT64_MAX - r->seq || (r->started && delta == 0) ||
+        varint_get(&r->p, r->end, &ts) < 0 ||
+        take(r, &m->user_a, &m->alen) < 0 ||
+        take(r, &m->user_b, &m->blen) < 0 || take(r, &m->xml, &m->len) < 0 ||
+        m->alen == 0)
+        return -1;
+    r->seq += (int64_t)delta;
+    r->started = true;
+    m->seq = r->seq;
+    m->ts_ms = unzigzag(ts);
+    if (m->blen == 0)
+        m->user_b = NULL;
+    return 1;
+}
