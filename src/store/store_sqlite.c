@@ -390,6 +390,20 @@ static const char *const sql_text[Q_COUNT] = {
  * meanwhile. */
 #define WAL_RESTART_PAGES 16384
 
+/* The strings of a batch's rows, in blocks that go with the batch: an
+ * allocation per few hundred rows instead of one per row (and a free on
+ * another thread per row), and the archiver reads the rows from memory
+ * laid out in the order the loop wrote them. */
+struct row_mem_block {
+    struct row_mem_block *next;
+    size_t used, size;
+    char data[];
+};
+struct row_mem {
+    struct row_mem_block *head; /* the block being filled */
+};
+#define ROW_MEM_BLOCK (64 * 1024 - sizeof(struct row_mem_block))
+
 /* Writes archive rows: see write_rows(). */
 struct archive_writer {
     /* Q_CHUNK_LAST, Q_CHUNK_PUT, Q_CHUNK_WITH_ADD, Q_MSG_BLOCK_PUT,
@@ -424,6 +438,7 @@ struct sqlite_store {
      * sqlite_commit_turn). */
     struct deferred_row *deferred;
     size_t ndeferred, deferred_cap, deferred_bytes;
+    struct row_mem deferred_mem; /* their strings */
     int64_t deferred_since_ms;   /* when the oldest one was queued */
     int64_t next_seq;            /* the next archive seq to hand out */
     struct crypto_prp *id_prp;   /* archive seq <-> stanza id */
@@ -451,8 +466,9 @@ struct archiver {
                                    archiver's while busy, then the loop's
                                    (freed after the next hand-over) */
     size_t nbatch;
+    struct row_mem batch_mem;
     struct deferred_row *retired; /* the one before, the archiver frees */
-    size_t nretired;
+    struct row_mem retired_mem;
     bool busy, stop;
     int wal_pages;              /* after its last commit; its thread's */
     struct checkpointer *ckpt;  /* woken by its commits too */
@@ -479,8 +495,8 @@ struct checkpointer {
  * NULL. */
 struct deferred_row {
     int64_t seq, ts_ms;
-    char *user; /* owned: one allocation for all four strings */
-    char *with, *with_res, *xml; /* in user's block; xml NULL when shared */
+    char *user;                  /* in the batch's row_mem, as are */
+    char *with, *with_res, *xml; /* the others; xml NULL when shared */
     size_t len;
 };
 
@@ -1215,14 +1231,39 @@ static int archive_id_seq(struct sqlite_store *s, const char *id,
     return 0;
 }
 
-/* Copies the strings of d into one allocation (xml NULL: shared). */
-static void deferred_fill(struct deferred_row *d, const char *user,
-                          const char *with, const char *with_res,
-                          const char *xml, size_t len)
+static char *row_mem_take(struct row_mem *m, size_t n)
+{
+    struct row_mem_block *b = m->head;
+    if (!b || b->size - b->used < n) {
+        size_t size = n > ROW_MEM_BLOCK ? n : ROW_MEM_BLOCK;
+        b = xmalloc(sizeof(*b) + size);
+        b->next = m->head;
+        b->used = 0;
+        b->size = size;
+        m->head = b;
+    }
+    char *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+static void row_mem_free(struct row_mem *m)
+{
+    while (m->head) {
+        struct row_mem_block *b = m->head;
+        m->head = b->next;
+        free(b);
+    }
+}
+
+/* Copies the strings of d into m (xml NULL: shared). */
+static void deferred_fill(struct deferred_row *d, struct row_mem *m,
+                          const char *user, const char *with,
+                          const char *with_res, const char *xml, size_t len)
 {
     size_t lu = strlen(user) + 1, lw = strlen(with) + 1,
            lr = strlen(with_res) + 1, lx = xml ? len + 1 : 0;
-    char *p = xmalloc(lu + lw + lr + lx);
+    char *p = row_mem_take(m, lu + lw + lr + lx);
     d->user = memcpy(p, user, lu);
     d->with = memcpy(p + lu, with, lw);
     d->with_res = memcpy(p + lu + lw, with_res, lr);
@@ -1235,16 +1276,10 @@ static void deferred_fill(struct deferred_row *d, const char *user,
     }
 }
 
-static void deferred_free(struct deferred_row *d)
+static void batch_free(struct deferred_row *rows, struct row_mem *m)
 {
-    free(d->user);
-}
-
-static void batch_free(struct deferred_row *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        deferred_free(&rows[i]);
     free(rows);
+    row_mem_free(m);
 }
 
 /* Waits until the archiver has written the batch it holds. */
@@ -1269,33 +1304,44 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
     struct archiver *a = s->arch;
     size_t n = s->ndeferred;
     bool keep = keep_last && n > 1 && s->deferred[n - 1].xml;
-    /* Copied first: once handed over, the array is the archiver's. */
-    struct deferred_row last =
-        keep ? s->deferred[n - 1] : (struct deferred_row){0};
+    /* Only this thread makes the archiver busy: once seen idle, it stays
+     * idle until the batch below is handed over. */
     pthread_mutex_lock(&a->lock);
     bool free_now = !a->busy;
-    if (free_now) {
-        /* The archiver frees the batch before, off the loop. */
-        a->retired = a->batch;
-        a->nretired = a->nbatch;
-        a->batch = s->deferred;
-        a->nbatch = keep ? n - 1 : n;
-        a->busy = true;
-        pthread_cond_signal(&a->wake);
-    }
     pthread_mutex_unlock(&a->lock);
-    if (free_now) {
-        s->deferred = NULL;
-        s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
-        if (keep) {
-            s->deferred_cap = 256;
-            s->deferred = xmalloc(s->deferred_cap * sizeof(*s->deferred));
-            s->deferred[s->ndeferred++] = last;
-            s->deferred_bytes = last.len + 64;
-            s->deferred_since_ms = now_ms();
-        }
+    if (!free_now)
+        return false;
+    /* The kept row moves to the next batch with its strings, which are
+     * copied out of the memory that now goes with this one. */
+    struct deferred_row last = {0};
+    struct row_mem last_mem = {0};
+    if (keep) {
+        const struct deferred_row *k = &s->deferred[n - 1];
+        last = *k;
+        deferred_fill(&last, &last_mem, k->user, k->with, k->with_res, k->xml,
+                      k->len);
     }
-    return free_now;
+    pthread_mutex_lock(&a->lock);
+    /* The archiver frees the batch before, off the loop. */
+    a->retired = a->batch;
+    a->retired_mem = a->batch_mem;
+    a->batch = s->deferred;
+    a->nbatch = keep ? n - 1 : n;
+    a->batch_mem = s->deferred_mem;
+    a->busy = true;
+    pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    s->deferred = NULL;
+    s->deferred_mem = last_mem;
+    s->ndeferred = s->deferred_cap = s->deferred_bytes = 0;
+    if (keep) {
+        s->deferred_cap = 256;
+        s->deferred = xmalloc(s->deferred_cap * sizeof(*s->deferred));
+        s->deferred[s->ndeferred++] = last;
+        s->deferred_bytes = last.len + 64;
+        s->deferred_since_ms = now_ms();
+    }
+    return true;
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -1589,11 +1635,11 @@ static void *archiver_main(void *arg)
         struct deferred_row *rows = a->batch;
         size_t n = a->nbatch;
         struct deferred_row *retired = a->retired;
-        size_t nretired = a->nretired;
+        struct row_mem retired_mem = a->retired_mem;
         a->retired = NULL;
-        a->nretired = 0;
+        a->retired_mem = (struct row_mem){0};
         pthread_mutex_unlock(&a->lock);
-        batch_free(retired, nretired);
+        batch_free(retired, &retired_mem);
         int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             rc = write_rows(&a->w, rows, n);
@@ -1694,8 +1740,8 @@ static void archiver_stop(struct sqlite_store *s)
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
-    batch_free(a->retired, a->nretired);
-    batch_free(a->batch, a->nbatch);
+    batch_free(a->retired, &a->retired_mem);
+    batch_free(a->batch, &a->batch_mem);
     writer_free(&a->w, true);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->lock);
@@ -1719,8 +1765,7 @@ static int drain_deferred(struct sqlite_store *s)
         if (rc != SQLITE_OK)
             r = sql_fail(s, rc, "archive append");
     }
-    for (size_t i = 0; i < s->ndeferred; i++)
-        deferred_free(&s->deferred[i]);
+    row_mem_free(&s->deferred_mem);
     s->ndeferred = 0;
     s->deferred_bytes = 0;
     return r;
@@ -1761,7 +1806,8 @@ static int sqlite_archive_append(struct store *st, const char *user,
     struct deferred_row *d = &s->deferred[s->ndeferred++];
     d->seq = share ? prev->seq : s->next_seq++;
     d->ts_ms = m->ts_ms;
-    deferred_fill(d, user, m->with, m->with_res, share ? NULL : m->xml, m->len);
+    deferred_fill(d, &s->deferred_mem, user, m->with, m->with_res,
+                  share ? NULL : m->xml, m->len);
     s->deferred_bytes += d->len + 64;
     /* A shared message has the id just made. */
     if (d->seq != s->last_id_seq) {
@@ -3068,6 +3114,7 @@ static int pack_legacy_archive(struct sqlite_store *s)
                                 -1, &rd, NULL);
     struct deferred_row *rows = xcalloc(GROUP, sizeof(*rows));
     const struct deferred_row **ptrs = xcalloc(GROUP, sizeof(*ptrs));
+    struct row_mem mem = {0};
     size_t n = 0;
     int64_t packed = 0;
     while (rc == SQLITE_OK) {
@@ -3084,8 +3131,7 @@ static int pack_legacy_archive(struct sqlite_store *s)
                 ptrs[i] = &rows[i];
             rc = chunks_append(&w, rows[0].user, ptrs, n);
             packed += (int64_t)n;
-            for (size_t i = 0; i < n; i++)
-                deferred_free(&rows[i]);
+            row_mem_free(&mem);
             n = 0;
             if (rc != SQLITE_OK)
                 break;
@@ -3102,10 +3148,9 @@ static int pack_legacy_archive(struct sqlite_store *s)
         struct deferred_row *d = &rows[n++];
         d->seq = sqlite3_column_int64(rd, 1);
         d->ts_ms = sqlite3_column_int64(rd, 2);
-        deferred_fill(d, user, with, res, NULL, 0);
+        deferred_fill(d, &mem, user, with, res, NULL, 0);
     }
-    for (size_t i = 0; i < n; i++)
-        deferred_free(&rows[i]);
+    row_mem_free(&mem);
     free(rows);
     free(ptrs);
     sqlite3_finalize(rd);
@@ -3372,9 +3417,7 @@ static void destroy(struct sqlite_store *s)
 {
     archiver_stop(s);
     checkpointer_stop(s->ckpt);
-    for (size_t i = 0; i < s->ndeferred; i++)
-        deferred_free(&s->deferred[i]);
-    free(s->deferred);
+    batch_free(s->deferred, &s->deferred_mem);
     writer_free(&s->loop_w, false);
     crypto_prp_free(s->id_prp);
     for (int i = 0; i < Q_COUNT; i++)
