@@ -2421,10 +2421,15 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
             kept++;
         }
         if (got < 0) {
+            /* Nobody can read its messages: they go, as an unreadable
+             * chunk does. */
             log_error(0,
                       "store: the block of archived messages at %lld is"
-                      " unreadable, left as it is",
+                      " unreadable, removed",
                       (long long)first);
+            r = run(s, Q_MSG_BLOCK_DEL, "i", first);
+            if (r > 0)
+                r = 0;
             continue;
         }
         if (!changed)
@@ -2466,6 +2471,7 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
      * them. Every block holds a message at least. */
     int64_t *seqs = xcalloc(limit ? limit : 1, sizeof(*seqs));
     char **users = xcalloc(2 * (size_t)limit + 1, sizeof(*users));
+    struct seq_list unreadable = {0}; /* blocks, by first seq */
     size_t n = 0, nusers = 0, looked = 0;
     sqlite3_stmt *stmt = query(s, Q_MSG_BLOCK_OLDEST, "i", (int64_t)limit);
     if (!stmt) {
@@ -2480,7 +2486,8 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
                            (size_t)sqlite3_column_bytes(stmt, 1),
                            sqlite3_column_int64(stmt, 0));
         struct archive_block_msg m;
-        while (looked < limit && archive_block_next(&rd, &m) == 1) {
+        int got = 1;
+        while (looked < limit && (got = archive_block_next(&rd, &m)) == 1) {
             looked++;
             if (m.ts_ms >= before_ms)
                 continue;
@@ -2489,25 +2496,38 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
             if (m.user_b)
                 users[nusers++] = xstrndup(m.user_b, m.blen);
         }
+        /* Left where it is, it would stop every purge here. */
+        if (got < 0) {
+            int64_t first = sqlite3_column_int64(stmt, 0);
+            log_error(0,
+                      "store: the block of archived messages at %lld is"
+                      " unreadable, removed",
+                      (long long)first);
+            seq_list_push(&unreadable, first);
+            looked++;
+        }
     }
     r = looked == limit || rc == SQLITE_DONE
             ? 0
             : sql_fail(s, rc, sql_text[Q_MSG_BLOCK_OLDEST]);
     stmt_put(s, Q_MSG_BLOCK_OLDEST, stmt);
     qsort(users, nusers, sizeof(*users), cmp_str_ptr);
-    if (r == 0 && n > 0 && (r = op_begin(s)) == 0) {
+    if (r == 0 && n + unreadable.n > 0 && (r = op_begin(s)) == 0) {
         struct seq_set set = {seqs, n};
         for (size_t i = 0; i < nusers && r >= 0; i++)
             if (i == 0 || strcmp(users[i], users[i - 1]) != 0)
                 r = chunks_remove(s, users[i], &set);
-        if (r >= 0)
+        if (r >= 0 && n > 0)
             r = blocks_edit(s, &set, BLOCK_DROP, NULL);
+        for (size_t i = 0; i < unreadable.n && r >= 0; i++)
+            r = run(s, Q_MSG_BLOCK_DEL, "i", unreadable.v[i]);
         r = op_end(s, r);
     }
     for (size_t i = 0; i < nusers; i++)
         free(users[i]);
     free(users);
     free(seqs);
+    free(unreadable.v);
     return r < 0 ? r : (int)n;
 }
 

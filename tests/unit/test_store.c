@@ -1663,6 +1663,60 @@ static void test_archive_reads_in_flight(void **state)
     buf_free(&c.b);
 }
 
+/* A block of messages that does not read back (a damaged file) is
+ * skipped by reads and removed by the writes that meet it, so that
+ * neither retention nor the deletion of an account stops at it. */
+static void test_archive_block_unreadable(void **state)
+{
+    struct fx *f = *state;
+    struct collect c = {BUF_INIT, 0};
+    add_alice_and_bob(f);
+    /* Two messages to a block. */
+    char xml[1300], id[32];
+    for (int i = 0; i < 9; i++) {
+        snprintf(xml, sizeof(xml), "<m%d>%01200d</m%d>", i, 0, i);
+        append_xml(f->st, "alice", xml, 1000 + i, "bob@x", id);
+        append_xml(f->st, "bob", xml, 1000 + i, "alice@x", id);
+    }
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COUNT(*) FROM archive_msg_block"), 5);
+    static const char damage[] =
+        "UPDATE archive_msg_block SET body = x'ff' WHERE first_seq ="
+        " (SELECT MIN(first_seq) FROM archive_msg_block)";
+    sql_exec(f->path, damage);
+
+    /* Reads skip messages 0 and 1. */
+    struct archive_filter q = ARCHIVE_FILTER_ALL;
+    q.limit = 100;
+    buf_reset(&c.b);
+    c.n = 0;
+    assert_int_equal(store_archive_query(f->st, "bob", &q, collect_archive, &c),
+                     0);
+    assert_int_equal(c.n, 7);
+    assert_null(strstr(collected(&c), "<m0>"));
+    assert_non_null(strstr(collected(&c), "<m2>"));
+
+    /* Retention before message 3: message 2 goes from its block, which
+     * keeps message 3, and the block that could not be read goes. */
+    assert_int_equal(store_archive_purge(f->st, 1003, 100), 1);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COUNT(*) FROM archive_msg_block"), 4);
+    assert_int_equal(msg_count(f->path, NULL), 6);
+
+    /* Alice goes with the block of message 3 unreadable: it goes, Bob
+     * keeps messages 4 to 8. */
+    sql_exec(f->path, damage);
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(msg_count(f->path, NULL), 5);
+    assert_int_equal(msg_count(f->path, "bob"), 5);
+    assert_int_equal(
+        sql_count(f->path, "SELECT COUNT(*) FROM archive_msg_block"), 3);
+    buf_free(&c.b);
+}
+
 /* --- batches and durability --- */
 
 /* Far more rows than one batch, faster than the archiver writes them:
@@ -2087,6 +2141,7 @@ int main(void)
         T(test_kv_list),
         T(test_invites),
         T(test_pep),
+        T(test_archive_block_unreadable),
         T(test_archive_many),
         T(test_wal_checkpointed),
         T(test_reopen_keeps_data),
