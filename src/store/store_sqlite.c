@@ -1871,32 +1871,50 @@ static bool party_wanted(const struct scan *sc, const struct archive_party *p)
                              memcmp(p->res, f->with_res, sc->rlen) == 0));
 }
 
+/* Reads the block that may hold seq (the one with the greatest first
+ * seq not above it) into body, with its bounds: 1 when it holds seq in
+ * its bounds, 0 when no block does, or -ERR_STORE. */
+static int block_at(struct sqlite_store *s, int64_t seq, int64_t *first,
+                    int64_t *last, struct buf *body)
+{
+    sqlite3_stmt *st = query(s, Q_MSG_BLOCK_AT, "i", seq);
+    if (!st)
+        return -ERR_STORE;
+    int rc = sqlite3_step(st);
+    *first = *last = 0;
+    buf_reset(body);
+    if (rc == SQLITE_ROW) {
+        *first = sqlite3_column_int64(st, 0);
+        *last = sqlite3_column_int64(st, 1);
+        buf_append(body, sqlite3_column_blob(st, 2),
+                   (size_t)sqlite3_column_bytes(st, 2));
+    }
+    stmt_put(s, Q_MSG_BLOCK_AT, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sql_fail(s, rc, sql_text[Q_MSG_BLOCK_AT]);
+    return rc == SQLITE_ROW && seq <= *last;
+}
+
+static void log_unreadable_block(int64_t first, const char *what)
+{
+    log_error(0,
+              "store: the block of archived messages at %lld is"
+              " unreadable%s",
+              (long long)first, what);
+}
+
 /* Finds message seq in the blocks into *m: 1, or 0 when no block holds
  * it, or -ERR_STORE. The block read stays in sc for the next call: the
  * entries of a page of results mostly share their blocks. */
 static int find_message(struct scan *sc, int64_t seq,
                         struct archive_block_msg *m)
 {
-    struct sqlite_store *s = sc->s;
     if (!(sc->block_first > 0 && sc->block_first <= seq &&
           seq <= sc->block_last)) {
-        sqlite3_stmt *st = query(s, Q_MSG_BLOCK_AT, "i", seq);
-        if (!st)
-            return -ERR_STORE;
-        int rc = sqlite3_step(st);
-        sc->block_first = 0;
-        buf_reset(&sc->block);
-        if (rc == SQLITE_ROW) {
-            sc->block_first = sqlite3_column_int64(st, 0);
-            sc->block_last = sqlite3_column_int64(st, 1);
-            buf_append(&sc->block, sqlite3_column_blob(st, 2),
-                       (size_t)sqlite3_column_bytes(st, 2));
-        }
-        stmt_put(s, Q_MSG_BLOCK_AT, st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return sql_fail(s, rc, sql_text[Q_MSG_BLOCK_AT]);
-        if (rc == SQLITE_DONE || seq > sc->block_last)
-            return 0;
+        int r =
+            block_at(sc->s, seq, &sc->block_first, &sc->block_last, &sc->block);
+        if (r <= 0)
+            return r;
     }
     struct archive_block_reader rd;
     archive_block_open(&rd, buf_data(&sc->block), buf_used(&sc->block),
@@ -1905,10 +1923,7 @@ static int find_message(struct scan *sc, int64_t seq,
     while ((r = archive_block_next(&rd, m)) == 1 && m->seq < seq)
         ;
     if (r < 0)
-        log_error(0,
-                  "store: the block of archived messages at %lld is"
-                  " unreadable",
-                  (long long)sc->block_first);
+        log_unreadable_block(sc->block_first, "");
     return r == 1 && m->seq == seq;
 }
 
@@ -2368,29 +2383,13 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
     struct buf body = BUF_INIT, out = BUF_INIT;
     int r = 0;
     for (size_t i = 0; i < set->n && r == 0;) {
-        sqlite3_stmt *st = query(s, Q_MSG_BLOCK_AT, "i", set->v[i]);
-        if (!st) {
-            r = -ERR_STORE;
-            break;
-        }
-        int rc = sqlite3_step(st);
-        int64_t first = 0, last = 0;
-        buf_reset(&body);
-        if (rc == SQLITE_ROW) {
-            first = sqlite3_column_int64(st, 0);
-            last = sqlite3_column_int64(st, 1);
-            buf_append(&body, sqlite3_column_blob(st, 2),
-                       (size_t)sqlite3_column_bytes(st, 2));
-        }
-        stmt_put(s, Q_MSG_BLOCK_AT, st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            r = sql_fail(s, rc, sql_text[Q_MSG_BLOCK_AT]);
-            break;
-        }
-        if (rc == SQLITE_DONE || set->v[i] > last) {
-            i++; /* no block holds it */
+        int64_t first, last;
+        r = block_at(s, set->v[i], &first, &last, &body);
+        if (r <= 0) {
+            i++; /* no block holds it, or a failure (r < 0) */
             continue;
         }
+        r = 0;
         size_t j = i;
         while (j < set->n && set->v[j] <= last)
             j++;
@@ -2405,11 +2404,16 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
         bool changed = false;
         int got;
         while ((got = archive_block_next(&rd, &m)) == 1) {
-            if (in_set(&mine, m.seq)) {
+            bool in_a = how == BLOCK_RELEASE && m.alen == ulen &&
+                        memcmp(m.user_a, user, ulen) == 0;
+            bool in_b = how == BLOCK_RELEASE && m.user_b && m.blen == ulen &&
+                        memcmp(m.user_b, user, ulen) == 0;
+            /* A message the account does not hold is not its to let go. */
+            if (in_set(&mine, m.seq) && (how == BLOCK_DROP || in_a || in_b)) {
                 changed = true;
                 if (how == BLOCK_DROP || !m.user_b)
                     continue;
-                if (m.alen == ulen && memcmp(m.user_a, user, ulen) == 0) {
+                if (in_a) {
                     m.user_a = m.user_b;
                     m.alen = m.blen;
                 }
@@ -2423,10 +2427,7 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
         if (got < 0) {
             /* Nobody can read its messages: they go, as an unreadable
              * chunk does. */
-            log_error(0,
-                      "store: the block of archived messages at %lld is"
-                      " unreadable, removed",
-                      (long long)first);
+            log_unreadable_block(first, ", removed");
             r = run(s, Q_MSG_BLOCK_DEL, "i", first);
             if (r > 0)
                 r = 0;
@@ -2499,10 +2500,7 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
         /* Left where it is, it would stop every purge here. */
         if (got < 0) {
             int64_t first = sqlite3_column_int64(stmt, 0);
-            log_error(0,
-                      "store: the block of archived messages at %lld is"
-                      " unreadable, removed",
-                      (long long)first);
+            log_unreadable_block(first, ", removed");
             seq_list_push(&unreadable, first);
             looked++;
         }
@@ -3117,6 +3115,23 @@ struct applied {
                                 know (a newer program's), 0 if none */
 };
 
+/* Ends a migration that packed the rows of table (rc: how it went, the
+ * last SQLite code) by dropping it. */
+static int packed_then_drop(struct sqlite_store *s, int rc, int64_t packed,
+                            const char *what, const char *table)
+{
+    if (rc != SQLITE_OK) {
+        log_error(0, "store: packing %s: %s (%d)", what, sqlite3_errmsg(s->db),
+                  rc);
+        return -ERR_STORE;
+    }
+    if (packed > 0)
+        log_info(0, "store: %lld %s packed", (long long)packed, what);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "DROP TABLE %s", table);
+    return exec_sql(s, sql);
+}
+
 /* Packs the entries of migration 0011 (one row each in table archive)
  * into chunks, then drops that table; inside the migration's
  * transaction. */
@@ -3175,15 +3190,8 @@ static int pack_legacy_archive(struct sqlite_store *s)
     free(ptrs);
     sqlite3_finalize(rd);
     writer_free(&w, true);
-    if (rc != SQLITE_OK) {
-        log_error(0, "store: packing the archive: %s (%d)",
-                  sqlite3_errmsg(s->db), rc);
-        return -ERR_STORE;
-    }
-    if (packed > 0)
-        log_info(0, "store: %lld archive entries packed into chunks",
-                 (long long)packed);
-    return exec_sql(s, "DROP TABLE archive");
+    return packed_then_drop(s, rc, packed, "archive entries into chunks",
+                            "archive");
 }
 
 /* Packs the messages of migration 0011 (one row each in table
@@ -3237,15 +3245,8 @@ static int pack_archive_messages(struct sqlite_store *s)
     buf_free(&body);
     sqlite3_finalize(rd);
     sqlite3_finalize(put);
-    if (rc != SQLITE_OK) {
-        log_error(0, "store: packing the archived messages: %s (%d)",
-                  sqlite3_errmsg(s->db), rc);
-        return -ERR_STORE;
-    }
-    if (packed > 0)
-        log_info(0, "store: %lld archived messages packed into blocks",
-                 (long long)packed);
-    return exec_sql(s, "DROP TABLE archive_msg");
+    return packed_then_drop(s, rc, packed, "archived messages into blocks",
+                            "archive_msg");
 }
 
 /* Migrations whose SQL is followed by code, in the same transaction. */

@@ -1717,6 +1717,55 @@ static void test_archive_block_unreadable(void **state)
     buf_free(&c.b);
 }
 
+/* An account that goes lets go of the messages it holds and of no
+ * other: here its chunk still lists a message that only Bob holds
+ * (written so by hand), and Bob keeps it. */
+static void test_archive_release_holders(void **state)
+{
+    struct fx *f = *state;
+    add_alice_and_bob(f);
+    char id[32];
+    append_xml(f->st, "alice", "<m/>", 1000, "bob@x", id);
+    append_xml(f->st, "bob", "<m/>", 1000, "alice@x", id);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(msg_count(f->path, NULL), 1);
+    /* The block again, with Bob alone holding the message. */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT first_seq FROM"
+                                        " archive_msg_block",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t seq = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    struct archive_block_msg m = {.seq = seq,
+                                  .ts_ms = 1000,
+                                  .user_a = "bob",
+                                  .alen = 3,
+                                  .xml = "<m/>",
+                                  .len = 4};
+    struct buf body = BUF_INIT;
+    archive_block_add(&body, &m, seq);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE archive_msg_block SET"
+                                        " body = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, buf_data(&body), (int)buf_used(&body),
+                      SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    buf_free(&body);
+
+    assert_int_equal(store_user_delete(f->st, "alice", "alice@x"), 0);
+    assert_int_equal(store_flush(f->st), 0);
+    assert_int_equal(msg_count(f->path, "bob"), 1);
+}
+
 /* --- batches and durability --- */
 
 /* Far more rows than one batch, faster than the archiver writes them:
@@ -2142,6 +2191,7 @@ int main(void)
         T(test_invites),
         T(test_pep),
         T(test_archive_block_unreadable),
+        T(test_archive_release_holders),
         T(test_archive_many),
         T(test_wal_checkpointed),
         T(test_reopen_keeps_data),
