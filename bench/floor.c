@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/base64.h"
 #include "core/buf.h"
 
@@ -122,9 +123,7 @@ static bool queue_out(struct conn *c)
     if (!c->queued) {
         if (fl.nflush == fl.flush_cap) {
             fl.flush_cap = fl.flush_cap ? fl.flush_cap * 2 : 256;
-            fl.flush = realloc(fl.flush, fl.flush_cap * sizeof(*fl.flush));
-            if (!fl.flush)
-                die("realloc");
+            fl.flush = xrealloc(fl.flush, fl.flush_cap * sizeof(*fl.flush));
         }
         fl.flush[fl.nflush++] = c;
         c->queued = true;
@@ -252,7 +251,10 @@ static void on_iq(struct conn *c, const char *s, size_t n, size_t tag_len)
         buf_printf(&c->out, "<iq type='result' id='%.*s'/>", (int)il, id);
 }
 
-static bool on_message(const char *s, size_t tag_len, size_t n)
+/* Relays the message s[0..n) to the account its 'to' names. A
+ * recipient that does not read what it is sent is closed, not the
+ * sender. */
+static void on_message(const char *s, size_t tag_len, size_t n)
 {
     size_t tl = 0;
     const char *to = attr(s, tag_len, "to", &tl);
@@ -261,11 +263,12 @@ static bool on_message(const char *s, size_t tag_len, size_t n)
     struct conn *dst = u ? fl.by_user[u] : NULL;
     if (!dst) {
         fl.dropped++;
-        return true;
+        return;
     }
     buf_append(&dst->out, s, n);
     fl.relayed++;
-    return queue_out(dst);
+    if (!queue_out(dst))
+        conn_close(dst);
 }
 
 /* Acts on the complete stanzas of s[0..n); returns the bytes used, or
@@ -312,9 +315,11 @@ static size_t handle(struct conn *c, const char *s, size_t n)
             len = (size_t)(e - p) + strlen(close);
         }
         bool ok = true;
-        if (nl == 7 && memcmp(p + 1, "message", 7) == 0)
-            ok = c->user && on_message(p, tag_len, len);
-        else if (nl == 4 && memcmp(p + 1, "auth", 4) == 0)
+        if (nl == 7 && memcmp(p + 1, "message", 7) == 0) {
+            ok = c->user != 0;
+            if (ok)
+                on_message(p, tag_len, len);
+        } else if (nl == 4 && memcmp(p + 1, "auth", 4) == 0)
             ok = on_auth(c, p, len);
         else if (nl == 2 && memcmp(p + 1, "iq", 2) == 0)
             on_iq(c, p, len, tag_len);
@@ -365,9 +370,7 @@ static void accept_all(int lfd)
             return;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct conn *c = calloc(1, sizeof(*c));
-        if (!c)
-            die("calloc");
+        struct conn *c = xcalloc(1, sizeof(*c));
         c->fd = fd;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(fl.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -436,9 +439,7 @@ int main(int argc, char **argv)
     }
     if (!port || optind != argc)
         usage();
-    fl.by_user = calloc(fl.users + 1, sizeof(*fl.by_user));
-    if (!fl.by_user)
-        die("calloc");
+    fl.by_user = xcalloc(fl.users + 1, sizeof(*fl.by_user));
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     int lfd = listen_on(port);
