@@ -35,8 +35,9 @@ void archive_block_add(struct buf *out, const struct archive_block_msg *m,
 void archive_block_open(struct archive_block_reader *r, const void *body,
                         size_t len, int64_t first)
 {
+    /* SQLite hands an empty blob over as NULL. */
     r->p = body;
-    r->end = r->p + len;
+    r->end = body ? r->p + len : r->p;
     r->seq = first;
     r->started = false;
 }
@@ -60,7 +61,7 @@ int archive_block_next(struct archive_block_reader *r,
         return 0;
     uint64_t delta, ts;
     if (varint_get(&r->p, r->end, &delta) < 0 || delta > INT64_MAX ||
-        (int64_t)delta > INT64_MAX - r->seq || (r->started && delta == 0) ||
+        r->seq > INT64_MAX - (int64_t)delta || (r->started && delta == 0) ||
         varint_get(&r->p, r->end, &ts) < 0 ||
         take(r, &m->user_a, &m->alen) < 0 ||
         take(r, &m->user_b, &m->blen) < 0 || take(r, &m->xml, &m->len) < 0 ||

@@ -72,9 +72,19 @@ static void test_round_trip(void **state)
         assert_msg(&m, &v[i]);
     }
     assert_int_equal(archive_block_next(&rd, &m), 0);
-    /* An empty body is a block without messages. */
+    /* An empty body is a block without messages, also as SQLite hands
+     * it over (NULL). */
     archive_block_open(&rd, "", 0, 1);
     assert_int_equal(archive_block_next(&rd, &m), 0);
+    archive_block_open(&rd, NULL, 0, 1);
+    assert_int_equal(archive_block_next(&rd, &m), 0);
+    /* A key that a damaged row made negative, or a difference that would
+     * take the seq past the largest, is no block. */
+    archive_block_open(&rd, buf_data(&b), buf_used(&b), -5);
+    assert_int_equal(archive_block_next(&rd, &m), 1);
+    assert_int_equal(m.seq, -3);
+    archive_block_open(&rd, buf_data(&b), buf_used(&b), INT64_MAX - 1);
+    assert_int_equal(archive_block_next(&rd, &m), -1);
     buf_free(&b);
 }
 
