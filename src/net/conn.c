@@ -21,8 +21,14 @@
 #define READ_CHUNK 16384
 #define MAX_READS_PER_WAKEUP 4
 /* Below this many sockets in a turn, handing them to other threads
- * costs more than it saves. */
-#define PARALLEL_MIN 8
+ * costs more than it saves. A plaintext read or write is a system call
+ * of a microsecond or two: only a turn of hundreds is worth a helper,
+ * which may moreover be preempted while it holds one, and the loop then
+ * waits for it with every message of the turn (measured: the slowest
+ * messages in a hundred at 100 chatting pairs were late by a third for
+ * it). TLS records and handshakes cost many times more. */
+#define PARALLEL_MIN_TLS   8
+#define PARALLEL_MIN_PLAIN 256
 /* Bytes one I/O thread may read in one turn; what does not fit waits
  * for the next turn (epoll reports the socket again). */
 #define SCRATCH_SIZE (1u << 20)
@@ -40,7 +46,7 @@ static int by_fd_cap;
 /* Readable connections collected by on_io() for conn_read_collected(),
  * and the batch of the parallel send; both reused every turn. */
 static struct conn **readable;
-static size_t nreadable, readable_cap;
+static size_t nreadable, nreadable_tls, readable_cap;
 static struct conn **flushing;
 static size_t flushing_cap;
 /* Per I/O thread: where its reads of this turn go. */
@@ -390,6 +396,11 @@ static void on_io(struct loop *l, int fd, void *ud, unsigned events)
     }
 }
 
+static bool worth_parallel(size_t n, size_t ntls)
+{
+    return ntls >= PARALLEL_MIN_TLS || n >= PARALLEL_MIN_PLAIN;
+}
+
 static void collect_readable(struct conn *c)
 {
     if (c->flags & CONN_F_READABLE)
@@ -400,6 +411,8 @@ static void collect_readable(struct conn *c)
     }
     c->flags |= CONN_F_READABLE;
     readable[nreadable++] = c;
+    if (c->tls)
+        nreadable_tls++;
 }
 
 /* On an I/O thread: what do_read() does, into c->in instead of to the
@@ -488,7 +501,8 @@ void conn_read_collected(struct loop *l, void *ud)
     (void)l;
     (void)ud;
     size_t n = nreadable;
-    if (n >= PARALLEL_MIN) {
+    bool parallel = worth_parallel(n, nreadable_tls);
+    if (parallel) {
         if (nscratch < iopool_threads()) {
             scratch = xrealloc(scratch, iopool_threads() * sizeof(*scratch));
             memset(scratch + nscratch, 0,
@@ -500,12 +514,12 @@ void conn_read_collected(struct loop *l, void *ud)
     for (size_t i = 0; i < n; i++) {
         struct conn *c = readable[i];
         c->flags &= ~CONN_F_READABLE;
-        if (n >= PARALLEL_MIN)
+        if (parallel)
             deliver_buffer(c);
         else
             do_read(c);
     }
-    nreadable = 0;
+    nreadable = nreadable_tls = 0;
     for (unsigned i = 0; i < nscratch; i++)
         scratch[i].used = 0;
 }
@@ -541,7 +555,7 @@ static void flush_one(void *item, unsigned worker)
  * threads; conn_flush_all() then handles the results in order. */
 static void flush_parallel(void)
 {
-    size_t n = 0;
+    size_t n = 0, ntls = 0;
     for (struct conn *c = dirty_head; c; c = c->next_dirty) {
         if (c->flags & (CONN_F_HANDSHAKE | CONN_F_READ_AGAIN) ||
             buf_used(&c->out) == 0)
@@ -551,8 +565,10 @@ static void flush_parallel(void)
             flushing = xrealloc(flushing, flushing_cap * sizeof(*flushing));
         }
         flushing[n++] = c;
+        if (c->tls)
+            ntls++;
     }
-    if (n < PARALLEL_MIN)
+    if (!worth_parallel(n, ntls))
         return;
     for (size_t i = 0; i < n; i++)
         flushing[i]->flags |= CONN_F_FLUSHED;
@@ -625,7 +641,7 @@ void conn_close_all(void)
     FREE_NULL(by_fd);
     FREE_NULL(readable);
     FREE_NULL(flushing);
-    nreadable = readable_cap = flushing_cap = 0;
+    nreadable = nreadable_tls = readable_cap = flushing_cap = 0;
     for (unsigned i = 0; i < nscratch; i++)
         free(scratch[i].p);
     FREE_NULL(scratch);
