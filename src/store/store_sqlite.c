@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -363,19 +364,38 @@ static const char *const sql_text[Q_COUNT] = {
  * about this many bytes before they are handed to the archiver
  * (sqlite_archive_append). While it still writes the last batch they
  * wait on, up to ARCHIVE_BEHIND times as many, before the loop waits
- * for it. A batch costs about a page of WAL per account it touches, so
- * under load the rows a batch may hold decide what an entry costs; the
- * time is what a crash can lose, and stays short. */
+ * for it. A batch rewrites the newest chunk of every account it touches
+ * once, however many of its rows are that account's, so under load the
+ * rows a batch may hold decide what an entry costs: at 2 000 chatting
+ * accounts and 16 384 rows a batch, those rewrites were most of the
+ * archiver's work. The time is what a crash can lose, and stays short;
+ * the bytes bound the memory: the loop holds at most ARCHIVE_BEHIND
+ * times as many waiting, the archiver as many in flight. The tests
+ * shrink the rows to reach them quickly. */
 #define ARCHIVE_DEFER_MS 100
-#define ARCHIVE_DEFER_ROWS 16384
-#define ARCHIVE_DEFER_BYTES (4u << 20)
-#define ARCHIVE_BEHIND 4
+#ifndef ARCHIVE_DEFER_ROWS
+#define ARCHIVE_DEFER_ROWS 65536
+#endif
+#define ARCHIVE_DEFER_BYTES (12u << 20)
+#define ARCHIVE_BEHIND      2
 
 /* The archiver's page cache, KiB, an upper bound that a small archive
  * never reaches. A batch reads and rewrites the newest chunk of every
  * account it touches: with SQLite's default of 2 MiB, 2 000 chatting
  * accounts' batches read them back with pread() each time. */
 #define ARCHIVER_CACHE_KIB 65536
+
+/* The archiver writes a batch in slices of this many microseconds with a
+ * rest as long after each, unless the loop waits for it (struct
+ * archiver, hurry). Written in one go, a batch of a busy minute's rows
+ * takes a core for 10-20 ms, and on a small machine that core was
+ * running the loop or its clients: the messages of those milliseconds
+ * were late, which is what the slowest one in a hundred measures. In
+ * slices shorter than a scheduler's time slice the loop gets its core
+ * back before its clients notice; at half a core the archiver still
+ * writes far faster than rows arrive, and when it does not, the loop
+ * finds it busy at the next hand-over and tells it to hurry. */
+#define ARCHIVER_SLICE_US 250
 
 /* A WAL that a burst made large is cut back to this many bytes when it
  * starts over, rather than keeping its size on disk. */
@@ -423,6 +443,10 @@ struct archive_writer {
     size_t ngroups;
     bool *held;                        /* per row: its account still exists */
     size_t cap; /* rows order, group_of, groups and held have room for */
+    /* The archiver's: see writer_rest(). NULL on the loop's writer,
+     * which never rests. */
+    const atomic_bool *hurry;
+    int64_t slice_start_us;
 };
 
 struct sqlite_store {
@@ -470,6 +494,9 @@ struct archiver {
     struct deferred_row *retired; /* the one before, the archiver frees */
     struct row_mem retired_mem;
     bool busy, stop;
+    /* Set by the loop when it waits for the batch in flight, or would
+     * (see ARCHIVER_SLICE_US); cleared when a batch is taken. */
+    atomic_bool hurry;
     int wal_pages;              /* after its last commit; its thread's */
     struct checkpointer *ckpt;  /* woken by its commits too */
 };
@@ -697,6 +724,10 @@ static int begin_write(struct sqlite_store *s)
         log_error(0, "store: a write from inside an archive read");
         return -ERR_STORE;
     }
+    /* The archiver holds SQLite's write lock while it writes a batch:
+     * no rests while the loop waits for it. */
+    if (s->arch)
+        atomic_store(&s->arch->hurry, true);
     int rc = step_once(s, Q_BEGIN);
     if (rc != SQLITE_DONE) {
         log_error(0, "store: cannot start a write transaction: %s (%d)",
@@ -1289,6 +1320,8 @@ static void archive_sync(struct sqlite_store *s)
     if (!a)
         return;
     pthread_mutex_lock(&a->lock);
+    if (a->busy)
+        atomic_store(&a->hurry, true);
     while (a->busy)
         pthread_cond_wait(&a->idle, &a->lock);
     pthread_mutex_unlock(&a->lock);
@@ -1308,6 +1341,9 @@ static bool archive_hand_over(struct sqlite_store *s, bool keep_last)
      * idle until the batch below is handed over. */
     pthread_mutex_lock(&a->lock);
     bool free_now = !a->busy;
+    /* The next batch is due and the last one is not written yet. */
+    if (!free_now)
+        atomic_store(&a->hurry, true);
     pthread_mutex_unlock(&a->lock);
     if (!free_now)
         return false;
@@ -1504,6 +1540,30 @@ static int block_add(sqlite3_stmt *put, struct block_fill *b,
     return SQLITE_DONE;
 }
 
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Called between two pieces of a batch: after ARCHIVER_SLICE_US of
+ * writing, the archiver rests as long, unless told to hurry. */
+static void writer_rest(struct archive_writer *w)
+{
+    if (!w->hurry)
+        return;
+    int64_t now = monotonic_us();
+    if (now - w->slice_start_us < ARCHIVER_SLICE_US)
+        return;
+    if (!atomic_load_explicit(w->hurry, memory_order_relaxed)) {
+        struct timespec rest = {0, ARCHIVER_SLICE_US * 1000L};
+        nanosleep(&rest, NULL);
+        now = monotonic_us();
+    }
+    w->slice_start_us = now;
+}
+
 /* Writes rows[0..n) inside the open transaction of w's connection: each
  * account's entries into its chunks, then each message if an account
  * still holds it (an account deleted meanwhile takes nothing, and a
@@ -1523,6 +1583,7 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
     }
     group_rows(w, rows, n);
     for (size_t g = 0; g < w->ngroups; g++) {
+        writer_rest(w);
         const struct row_group *grp = &w->groups[g];
         const struct deferred_row **v = w->order + grp->start;
         int rc = chunks_append(w, grp->first->user, v, grp->n);
@@ -1559,6 +1620,8 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
             .xml = d->xml,
             .len = d->len,
         };
+        if (b.n == 0)
+            writer_rest(w);
         int rc = block_add(w->msgs, &b, &m);
         if (rc != SQLITE_DONE)
             return rc;
@@ -1638,7 +1701,9 @@ static void *archiver_main(void *arg)
         struct row_mem retired_mem = a->retired_mem;
         a->retired = NULL;
         a->retired_mem = (struct row_mem){0};
+        atomic_store(&a->hurry, a->stop);
         pthread_mutex_unlock(&a->lock);
+        a->w.slice_start_us = monotonic_us();
         batch_free(retired, &retired_mem);
         int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
@@ -1702,6 +1767,7 @@ static int archiver_start(struct sqlite_store *s, const char *path)
     }
     if (rc == SQLITE_OK)
         rc = writer_init(&a->w, a->db, NULL, false);
+    a->w.hurry = &a->hurry;
     if (rc != SQLITE_OK) {
         log_error(0, "store: archive connection: %s",
                   a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
@@ -1710,6 +1776,7 @@ static int archiver_start(struct sqlite_store *s, const char *path)
         free(a);
         return -ERR_STORE;
     }
+    atomic_init(&a->hurry, false);
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->idle, NULL);
@@ -1737,6 +1804,7 @@ static void archiver_stop(struct sqlite_store *s)
     archive_sync(s);
     pthread_mutex_lock(&a->lock);
     a->stop = true;
+    atomic_store(&a->hurry, true);
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);

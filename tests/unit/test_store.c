@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* Batches of a size the tests reach in a moment. */
+#define ARCHIVE_DEFER_ROWS 16384
 #include "store/store_sqlite.c"
 
 #include <dirent.h>
