@@ -1548,20 +1548,23 @@ static int64_t monotonic_us(void)
 }
 
 /* Called between two pieces of a batch: after ARCHIVER_SLICE_US of
- * writing, the archiver rests as long, unless told to hurry. */
-static void writer_rest(struct archive_writer *w)
+ * writing, the archiver rests as long, unless told to hurry. Whether it
+ * rested. */
+static bool writer_rest(struct archive_writer *w)
 {
     if (!w->hurry)
-        return;
+        return false;
     int64_t now = monotonic_us();
     if (now - w->slice_start_us < ARCHIVER_SLICE_US)
-        return;
-    if (!atomic_load_explicit(w->hurry, memory_order_relaxed)) {
-        struct timespec rest = {0, ARCHIVER_SLICE_US * 1000L};
-        nanosleep(&rest, NULL);
+        return false;
+    bool rest = !atomic_load_explicit(w->hurry, memory_order_relaxed);
+    if (rest) {
+        struct timespec t = {0, ARCHIVER_SLICE_US * 1000L};
+        nanosleep(&t, NULL);
         now = monotonic_us();
     }
     w->slice_start_us = now;
+    return rest;
 }
 
 /* Writes rows[0..n) inside the open transaction of w's connection: each

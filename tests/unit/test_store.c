@@ -1816,6 +1816,42 @@ static void test_archive_many(void **state)
     assert_int_equal(msg_count(f->path, NULL), 0);
 }
 
+/* The archiver rests after each slice of a batch, and not when the loop
+ * waits for it; the loop's own writes tell it so. */
+static void test_archiver_rests(void **state)
+{
+    struct fx *f = *state;
+    struct sqlite_store *s = from_store(f->st);
+    assert_non_null(s->arch);
+    atomic_bool hurry;
+    atomic_init(&hurry, false);
+    struct archive_writer w = {.hurry = &hurry};
+    /* Within its slice: no rest. */
+    w.slice_start_us = monotonic_us();
+    assert_false(writer_rest(&w));
+    /* Past it: a rest as long, and a new slice from its end. */
+    int64_t before = monotonic_us();
+    w.slice_start_us = before - 2 * ARCHIVER_SLICE_US;
+    assert_true(writer_rest(&w));
+    assert_true(w.slice_start_us - before >= ARCHIVER_SLICE_US);
+    /* Told to hurry: a new slice, without the rest. */
+    atomic_store(&hurry, true);
+    w.slice_start_us -= 2 * ARCHIVER_SLICE_US;
+    int64_t old = w.slice_start_us;
+    assert_false(writer_rest(&w));
+    assert_true(w.slice_start_us > old + ARCHIVER_SLICE_US);
+    /* The loop's writer never rests. */
+    w.hurry = NULL;
+    w.slice_start_us = 0;
+    assert_false(writer_rest(&w));
+    /* A write on the loop waits for SQLite's lock, which a batch holds:
+     * the archiver is told to hurry. */
+    atomic_store(&s->arch->hurry, false);
+    assert_int_equal(add_user(f->st, "alice", 1), 0);
+    assert_true(atomic_load(&s->arch->hurry));
+    assert_int_equal(store_flush(f->st), 0);
+}
+
 /* The WAL is copied back into the database while the store is open (on
  * the checkpoint thread), not only when it closes, so that it can start
  * over instead of growing for as long as the server runs. */
@@ -2195,6 +2231,7 @@ int main(void)
         T(test_archive_block_unreadable),
         T(test_archive_release_holders),
         T(test_archive_many),
+        T(test_archiver_rests),
         T(test_wal_checkpointed),
         T(test_reopen_keeps_data),
         T(test_batch_visibility),
