@@ -4,7 +4,7 @@
 #   bash bench/smoke.sh [BUILD_DIR]      (default: build)
 #
 # Writes a config into a temporary directory (plaintext and STARTTLS c2s
-# and direct TLS on free loopback ports, no HTTP), creates u1..u20, starts
+# and direct TLS on free loopback ports, no HTTP), creates u1..u600, starts
 # theked and runs loadgen against it:
 #
 #   pairs     10 pairs, 10 messages in flight, 2 s
@@ -14,6 +14,8 @@
 #   idle      --ping-interval 1 for 2 s
 #   pairs     --tls starttls
 #   pairs     --procs 2
+#   pairs     300 pairs (u1..u600), 1 s: loop turns with more ready
+#             plaintext sockets than the I/O helper threads start at
 #   pairs     against bench/floor.c, the relay of make bench
 #
 # Each run must log every account in, with no error and nothing lost
@@ -23,6 +25,7 @@ set -euo pipefail
 
 BUILD=${1:-build}
 USERS=20
+MANY_USERS=600
 PAIRS=10
 WINDOW=10
 SECONDS_RUN=2
@@ -67,9 +70,9 @@ log_level = warn
 EOF
 mkdir -p "$tmp/data"
 
-for i in $(seq 1 "$USERS"); do
-    "$BUILD/thekectl" -c "$conf" user add "u$i@localhost" pw >/dev/null
-done
+for i in $(seq 1 "$MANY_USERS"); do
+    echo "u$i@localhost pw"
+done | "$BUILD/thekectl" -c "$conf" user import >/dev/null
 
 "$BUILD/theked" -c "$conf" >"$tmp/theked.log" 2>&1 &
 pid=$!
@@ -112,8 +115,9 @@ stop_cleanly() {
 run() {
     local name=$1 out
     shift
+    local users=${RUN_USERS:-$USERS}
     out=$("$BUILD/loadgen" --host 127.0.0.1 --domain localhost \
-        --users "$USERS" --prefix u --password pw --server-pid "$pid" \
+        --users "$users" --prefix u --password pw --server-pid "$pid" \
         --label "$label" "$@") || {
         echo "smoke: $name: loadgen failed" >&2
         cat "$log" >&2
@@ -136,7 +140,7 @@ if r["scenario"] == "idle" and not 0 < r["pings_answered"] == r["pings_sent"]:
                % (r["pings_sent"], r["pings_answered"]))
 if bad:
     sys.exit("smoke: %s: %s" % (name, ", ".join(bad)))
-' "$name" "$USERS" "$out" || exit 1
+' "$name" "$users" "$out" || exit 1
 }
 
 run pairs --port "$port" --pairs "$PAIRS" --window "$WINDOW" \
@@ -150,6 +154,8 @@ run pairs-starttls --port "$port" --tls starttls --pairs "$PAIRS" \
     --window "$WINDOW" --seconds "$SECONDS_RUN"
 run pairs-procs --port "$port" --procs 2 --pairs "$PAIRS" \
     --window "$WINDOW" --seconds "$SECONDS_RUN"
+RUN_USERS=$MANY_USERS run pairs-many --port "$port" \
+    --pairs $((MANY_USERS / 2)) --window "$WINDOW" --seconds 1
 
 stop_cleanly theked
 
