@@ -1826,8 +1826,9 @@ static void test_archiver_rests(void **state)
     atomic_bool hurry;
     atomic_init(&hurry, false);
     struct archive_writer w = {.hurry = &hurry};
-    /* Within its slice: no rest. */
-    w.slice_start_us = monotonic_us();
+    /* Within its slice: no rest. (The slice is put a minute ahead so
+     * that a preempted test thread cannot see it end.) */
+    w.slice_start_us = monotonic_us() + 60 * 1000000;
     assert_false(writer_rest(&w));
     /* Past it: a rest as long, and a new slice from its end. */
     int64_t before = monotonic_us();
