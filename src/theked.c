@@ -32,6 +32,7 @@
 #include "net/tls.h"
 #include "net/tlscert.h"
 #include "store/store.h"
+#include "xml/xstream.h"
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
 #include "xmpp/server.h"
@@ -306,6 +307,7 @@ out:
     if (sigfd >= 0)
         close(sigfd);
     loop_free(srv.loop);
+    xstream_drop_spares();
     tls_ctx_free(srv.tls);
     cfg_free(&cfg);
     srv = (struct server){ 0 };

@@ -22,12 +22,20 @@
  * Memory: expat is fed in slices of FEED_SLICE bytes, because it keeps
  * its input buffer at twice the largest piece it was given. Expat's own
  * allocations come from a region per parser (core/region.h), so that
- * they leave the resident set when the parser goes; the parser is
- * dropped when the stream sits between stanzas and the region holds
- * more than EXPAT_SOFT_MAX
- * (expat keeps every distinct attribute name and prefix it ever saw) or
- * when the owner calls xstream_shrink(), and rebuilt from the saved
- * stream header on the next feed.
+ * they leave the resident set when the parser goes.
+ *
+ * Parsers are lent, not owned, between stanzas. A stream holds an expat
+ * parser only while a stanza (or a token) is incomplete; once its input
+ * ends between stanzas, the parser goes back to a small set of spares of
+ * the thread, keyed by the stream's namespace context (the stream tag's
+ * name and namespace declarations, kept as a minimal start tag). The
+ * next stream with the same context to receive input takes it from
+ * there, or builds one by replaying that tag. Expat holds no other state
+ * of a stream at depth 1, so a spare parses any stream of its context
+ * alike; what sharing buys is a parser whose tables are in the cache,
+ * rather than one per connection, cold, of about 10 KiB each. A parser
+ * whose region has grown past EXPAT_SOFT_MAX (expat keeps every distinct
+ * attribute name and prefix it ever saw) is dropped instead.
  *
  * Not here: what the header's attributes mean (xmpp/c2s.c), stream
  * errors on the wire (xmpp/c2s.c), serialising (xser.c). */
@@ -35,13 +43,16 @@
 
 #include <assert.h>
 #include <expat.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/buf.h"
 #include "core/region.h"
+#include "xml/xser.h"
 
 #define NS_STREAMS  "http://etherx.jabber.org/streams"
 #define NS_SEP      '\x01' /* cannot occur in XML 1.0 text, so never in a URI */
@@ -49,7 +60,8 @@
 
 #define FEED_SLICE         1024 /* bytes per XML_Parse() call */
 #define HEADER_MAX         8192 /* stream header bytes, <?xml?> included */
-#define EXPAT_SOFT_MAX     32768 /* rebuild expat between stanzas above this */
+#define EXPAT_SOFT_MAX     32768 /* drop, not lend, a parser above this */
+#define SPARES             8     /* parsers lent per thread */
 #define DEFAULT_STANZA_MAX 262144
 #define DEFAULT_DEPTH      32
 #define DEFAULT_ATTRS      64
@@ -84,8 +96,9 @@ struct xstream {
     struct stanza *root;    /* stanza being built, owned */
     struct stanza *cur;     /* its open element, borrowed from root */
     struct region *mem;     /* expat's memory; NULL with p */
-    char *header;           /* raw stream start tag, replayed after a */
-    size_t header_len;      /* shrink; NULL before the header */
+    struct buf decls;       /* namespace declarations of the header */
+    char *header;           /* the header's namespace context as a start */
+    size_t header_len;      /* tag; NULL before the header */
 };
 
 static void parser_open(struct xstream *xs);
@@ -198,6 +211,45 @@ static unsigned count_attrs(const XML_Char **atts)
     return n;
 }
 
+/* Collects the stream header's namespace declarations (expat reports
+ * them before the start tag, and leaves them out of its attributes). */
+static void XMLCALL on_ns_decl(void *ud, const XML_Char *prefix,
+                               const XML_Char *uri)
+{
+    struct xstream *xs = ud;
+    if (xs->depth != 0 || xs->replaying)
+        return;
+    buf_append(&xs->decls, " xmlns", 6);
+    if (prefix) {
+        buf_append(&xs->decls, ":", 1);
+        buf_append_str(&xs->decls, prefix);
+    }
+    buf_append(&xs->decls, "='", 2);
+    if (uri)
+        xser_escape_attr(uri, strlen(uri), &xs->decls);
+    buf_append(&xs->decls, "'", 1);
+}
+
+/* Keeps the header's namespace context, the tag's qualified name (from
+ * the raw tag) and its declarations: the key of the stream's spare
+ * parsers, and what a new parser replays to resume the stream. The
+ * other attributes (to, from, id, ...) stay out, so that the streams of
+ * all clients of a kind share one context. */
+static void keep_context(struct xstream *xs, const char *tag, size_t len)
+{
+    size_t qname = 1;
+    while (qname < len && !is_space(tag[qname]) && tag[qname] != '/' &&
+           tag[qname] != '>')
+        qname++;
+    struct buf b = BUF_INIT;
+    buf_append(&b, tag, qname);
+    buf_append(&b, buf_data(&xs->decls), buf_used(&xs->decls));
+    buf_append(&b, ">", 1);
+    xs->header_len = buf_used(&b);
+    xs->header = xstrndup(buf_data(&b), xs->header_len);
+    buf_free(&b);
+}
+
 static void stream_start(struct xstream *xs, const XML_Char *name,
                          const XML_Char **atts)
 {
@@ -218,18 +270,17 @@ static void stream_start(struct xstream *xs, const XML_Char *name,
         halt(xs, XSE_BAD_FORMAT);
         return;
     }
-    /* Keep the raw start tag: replaying it re-creates the namespace
-     * context, prefixes included, after xstream_shrink(). Without
-     * XML_CONTEXT_BYTES in expat there is no raw input and no shrinking. */
+    /* Without XML_CONTEXT_BYTES in expat there is no raw input, and the
+     * stream keeps its own parser throughout. */
     int off = 0, size = 0, count = XML_GetCurrentByteCount(xs->p);
     const char *ctx = XML_GetInputContext(xs->p, &off, &size);
     free(xs->header);
     xs->header = NULL;
     xs->header_len = 0;
-    if (ctx && off >= 0 && count > 0 && off + count <= size) {
-        xs->header = xstrndup(ctx + off, (size_t)count);
-        xs->header_len = (size_t)count;
-    }
+    if (ctx && off >= 0 && count > 0 && off + count <= size)
+        keep_context(xs, ctx + off, (size_t)count);
+    buf_free(&xs->decls);
+    XML_SetNamespaceDeclHandler(xs->p, NULL, NULL);
     xs->state = XS_OPEN;
     xs->event_end = end;
     struct stanza *hdr = stanza_new(NS_STREAMS, "stream");
@@ -360,10 +411,134 @@ static void XMLCALL on_comment(void *ud, const XML_Char *data)
 
 /* ---- parser lifetime ---- */
 
+/* ---- spare parsers ---- */
+
+/* A parser at depth 1 of a stream of context header, after fed bytes. */
+struct spare {
+    XML_Parser p; /* NULL: the slot is free */
+    struct region *mem;
+    uint64_t fed;
+    char *header; /* owned; kept in a free slot for its next parser */
+    size_t header_len;
+};
+
+static _Thread_local struct spare spares[SPARES];
+static _Thread_local unsigned spare_victim;
+static pthread_key_t spares_key;
+static pthread_once_t spares_once = PTHREAD_ONCE_INIT;
+
+static void free_parser(XML_Parser p, struct region *mem)
+{
+    struct region *saved = mm_region;
+    mm_region = mem;
+    XML_ParserFree(p);
+    mm_region = saved;
+    region_destroy(mem);
+}
+
+void xstream_drop_spares(void)
+{
+    for (unsigned i = 0; i < SPARES; i++) {
+        struct spare *sp = &spares[i];
+        if (sp->p)
+            free_parser(sp->p, sp->mem);
+        free(sp->header);
+        *sp = (struct spare){0};
+    }
+}
+
+static void spares_at_thread_exit(void *unused)
+{
+    (void)unused;
+    xstream_drop_spares();
+}
+
+static bool spares_key_made;
+
+static void spares_key_create(void)
+{
+    spares_key_made =
+        pthread_key_create(&spares_key, spares_at_thread_exit) == 0;
+}
+
+static bool same_context(const struct spare *sp, const struct xstream *xs)
+{
+    return sp->header && sp->header_len == xs->header_len &&
+           memcmp(sp->header, xs->header, xs->header_len) == 0;
+}
+
+/* Takes a spare parser of xs's context, if the thread has one. */
+static bool borrow(struct xstream *xs)
+{
+    for (unsigned i = 0; i < SPARES; i++) {
+        struct spare *sp = &spares[i];
+        if (!sp->p || !same_context(sp, xs))
+            continue;
+        xs->p = sp->p;
+        xs->mem = sp->mem;
+        sp->p = NULL;
+        sp->mem = NULL;
+        XML_SetUserData(xs->p, xs);
+        xs->fed = xs->peer_start = xs->stanza_start = xs->event_end = sp->fed;
+        xs->depth = 1;
+        return true;
+    }
+    return false;
+}
+
+/* Whether xs's parser holds nothing of the stream but its context. */
+static bool between_stanzas(struct xstream *xs)
+{
+    return xs->p && xs->state == XS_OPEN && xs->header && !xs->root &&
+           !xs->halted &&
+           XML_GetCurrentByteIndex(xs->p) == (XML_Index)xs->fed;
+}
+
+/* Gives xs's parser, which is between_stanzas(), to the thread's spares,
+ * or frees it when it has grown. */
+static void lend(struct xstream *xs)
+{
+    XML_Parser p = xs->p;
+    struct region *mem = xs->mem;
+    xs->p = NULL;
+    xs->mem = NULL;
+    xs->depth = 0;
+    if (region_bytes(mem) > EXPAT_SOFT_MAX) {
+        free_parser(p, mem);
+        return;
+    }
+    struct spare *sp = NULL;
+    for (unsigned i = 0; i < SPARES && !sp; i++)
+        if (!spares[i].p && same_context(&spares[i], xs))
+            sp = &spares[i];
+    for (unsigned i = 0; i < SPARES && !sp; i++)
+        if (!spares[i].p)
+            sp = &spares[i];
+    if (!sp) {
+        sp = &spares[spare_victim++ % SPARES];
+        free_parser(sp->p, sp->mem);
+    }
+    if (!same_context(sp, xs)) {
+        free(sp->header);
+        sp->header = xstrndup(xs->header, xs->header_len);
+        sp->header_len = xs->header_len;
+        /* A thread other than the loop's frees its spares as it ends;
+         * the loop calls xstream_drop_spares(). */
+        pthread_once(&spares_once, spares_key_create);
+        if (spares_key_made)
+            pthread_setspecific(spares_key, spares);
+    }
+    sp->p = p;
+    sp->mem = mem;
+    sp->fed = xs->fed;
+}
+
 static void parser_open(struct xstream *xs)
 {
     static const XML_Char sep[] = {NS_SEP, '\0'};
     assert(!xs->p && !xs->mem);
+    if (xs->state == XS_OPEN && xs->header && borrow(xs))
+        return;
     xs->mem = region_new();
     WITH_REGION(xs, xs->p = XML_ParserCreate_MM("UTF-8", &mm_suite, sep));
     XML_Parser p = xs->p;
@@ -375,6 +550,8 @@ static void parser_open(struct xstream *xs)
     XML_SetProcessingInstructionHandler(p, on_pi);
     XML_SetCommentHandler(p, on_comment);
     XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+    if (xs->state == XS_HEADER)
+        XML_SetNamespaceDeclHandler(p, on_ns_decl, NULL);
 #if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
     /* Deferral holds back a completed stanza until more input arrives;
      * a server must act on every stanza as soon as its last byte is in. */
@@ -384,8 +561,8 @@ static void parser_open(struct xstream *xs)
     xs->depth = 0;
     if (xs->state != XS_OPEN || !xs->header)
         return;
-    /* Rebuilding after a shrink: the header was valid when it first came,
-     * so replaying it only restores the namespace context. */
+    /* Resuming with a parser of its own: the context was valid when it
+     * first came, so replaying it only restores it. */
     xs->replaying = true;
     for (size_t pos = 0, used; pos < xs->header_len; pos += used) {
         size_t n = xs->header_len - pos;
@@ -420,6 +597,7 @@ static void parser_drop(struct xstream *xs)
 static void release(struct xstream *xs)
 {
     parser_drop(xs);
+    buf_free(&xs->decls);
     free(xs->header);
     xs->header = NULL;
     xs->header_len = 0;
@@ -602,8 +780,8 @@ int xstream_feed(struct xstream *xs, const char *data, size_t len)
         pos += used;
     }
     xs->in_feed = false;
-    if (r == 0 && xs->mem && region_bytes(xs->mem) > EXPAT_SOFT_MAX)
-        xstream_shrink(xs);
+    if (r == 0 && between_stanzas(xs))
+        lend(xs);
     return r;
 }
 
@@ -633,20 +811,6 @@ void xstream_stop(struct xstream *xs)
 void xstream_set_max_stanza_size(struct xstream *xs, size_t max)
 {
     xs->lim.max_stanza_size = max ? max : DEFAULT_STANZA_MAX;
-}
-
-void xstream_shrink(struct xstream *xs)
-{
-    if (!xs->p || xs->in_feed)
-        return;
-    if (xs->state == XS_OPEN) {
-        XML_Index at = XML_GetCurrentByteIndex(xs->p);
-        if (xs->root || !xs->header || at < 0 || (uint64_t)at != xs->fed)
-            return;
-    } else if (xs->state != XS_HEADER || xs->fed != 0) {
-        return;
-    }
-    parser_drop(xs);
 }
 
 size_t xstream_memory(const struct xstream *xs)

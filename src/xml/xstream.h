@@ -71,15 +71,14 @@ void xstream_stop(struct xstream *xs);
 /* Changes the size cap, e.g. raising it after authentication. */
 void xstream_set_max_stanza_size(struct xstream *xs, size_t max);
 
-/* Releases the expat parser while the stream sits between stanzas with
- * no partial input pending; the next feed rebuilds it by replaying the
- * saved stream header, without callbacks. Expat holds about 10 KiB per
- * open stream, so call this when a connection goes idle. Does nothing
- * when it cannot (mid-stanza, inside a callback). */
-void xstream_shrink(struct xstream *xs);
 /* Bytes held by the parser: its own state plus expat's allocations, not
- * counting a stanza under construction. For metrics and tests. */
+ * counting a stanza under construction. Between stanzas a stream holds
+ * no expat parser (see xstream.c): it lends it to the thread's spares
+ * at the end of every feed that ends there. For metrics and tests. */
 size_t xstream_memory(const struct xstream *xs);
+/* Frees the calling thread's spare parsers. Other threads' spares go
+ * when they end; the thread that runs main() calls this before exit. */
+void xstream_drop_spares(void);
 
 const char *xstream_error_str(enum xstream_error err);
 

@@ -55,7 +55,7 @@
 #define MAX_RESOURCES_PER_ACCOUNT 32
 #define BIND2_TAG_MAX 64 /* bytes of a Bind 2 <tag/> kept in the resource */
 #define PING_GRACE_MS 30000
-#define SHRINK_AFTER_MS 2000 /* quiet time before the parser is shrunk */
+#define TRIM_AFTER_MS 2000 /* quiet time before buffers are trimmed */
 /* Failed logins: delays double from FAIL_BASE_MS after the first failure,
  * up to FAIL_MAX_MS; a record is forgotten after FAIL_FORGET_MS. */
 #define FAIL_BASE_MS 500
@@ -572,16 +572,14 @@ static void on_timer(struct loop *l, void *ud)
     uint64_t now = loop_now_ms(srv.loop);
     uint64_t idle = (uint64_t)srv.cfg->idle_timeout * 1000u;
     uint64_t silent = now - s->last_read_ms;
-    /* A quiet stream gives back its parser's memory; most connections
+    /* A quiet stream gives back its buffers' memory; most connections
      * are quiet most of the time. */
-    if (silent >= SHRINK_AFTER_MS) {
-        xstream_shrink(s->xs);
+    if (silent >= TRIM_AFTER_MS)
         conn_trim(s->conn);
-    }
     if (silent < idle) {
         uint64_t next = idle - silent;
-        if (silent < SHRINK_AFTER_MS && SHRINK_AFTER_MS - silent < next)
-            next = SHRINK_AFTER_MS - silent;
+        if (silent < TRIM_AFTER_MS && TRIM_AFTER_MS - silent < next)
+            next = TRIM_AFTER_MS - silent;
         timer_start(srv.loop, &s->timer, next, on_timer, s);
         return;
     }
@@ -940,7 +938,7 @@ static void auth_succeeded(struct session *s, const char *user,
     sasl_free(s->sasl); /* user and mech are not its own */
     s->sasl = NULL;
     xstream_set_max_stanza_size(s->xs, srv.cfg->max_stanza_size);
-    timer_start(srv.loop, &s->timer, SHRINK_AFTER_MS, on_timer, s);
+    timer_start(srv.loop, &s->timer, TRIM_AFTER_MS, on_timer, s);
     if (sasl2)
         sasl2_succeeded(s, mech, extra);
     else

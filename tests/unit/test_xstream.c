@@ -51,7 +51,7 @@ struct rec {
     const char *stop_on;  /* stop in the stanza callback of this name */
     bool stop_on_error;   /* stop in the error callback, as c2s does */
     bool reset_on_error;
-    bool shrink_each_feed; /* call xstream_shrink() after every feed */
+    bool drop_spares_each_feed; /* xstream_drop_spares() after each feed */
     size_t max_after_auth; /* raise the cap after <auth>, when set */
     unsigned errors;       /* error callbacks seen */
     unsigned stanzas;      /* stanza callbacks seen */
@@ -131,8 +131,8 @@ static void rec_free(struct rec *r)
 static int feed_str(struct rec *r, const char *s)
 {
     int rc = xstream_feed(r->xs, s, strlen(s));
-    if (r->shrink_each_feed)
-        xstream_shrink(r->xs);
+    if (r->drop_spares_each_feed)
+        xstream_drop_spares();
     return rc;
 }
 
@@ -143,8 +143,8 @@ static int feed_steps(struct rec *r, const char *s, size_t len, size_t step)
     for (size_t pos = 0; pos < len; pos += step) {
         size_t n = len - pos < step ? len - pos : step;
         rc = xstream_feed(r->xs, s + pos, n);
-        if (r->shrink_each_feed)
-            xstream_shrink(r->xs);
+        if (r->drop_spares_each_feed)
+            xstream_drop_spares();
     }
     return rc;
 }
@@ -159,14 +159,14 @@ static char *run_cuts(const struct rec *proto, const char *s,
     r.reset_on = proto->reset_on;
     r.stop_on = proto->stop_on;
     r.stop_on_error = proto->stop_on_error;
-    r.shrink_each_feed = proto->shrink_each_feed;
+    r.drop_spares_each_feed = proto->drop_spares_each_feed;
     r.max_after_auth = proto->max_after_auth;
     size_t len = strlen(s), pos = 0;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t end = i < ncuts ? cuts[i] : len;
         xstream_feed(r.xs, s + pos, end - pos);
-        if (r.shrink_each_feed)
-            xstream_shrink(r.xs);
+        if (r.drop_spares_each_feed)
+            xstream_drop_spares();
         pos = end;
     }
     char *log = strdup(buf_cstr(&r.log));
@@ -295,12 +295,13 @@ static void test_client_stream_splits(void **state)
     assert_all_splits(&proto, client_stream, client_log);
 }
 
-/* The same with the parser dropped and rebuilt after every feed, which
- * exercises the header replay at every position. */
-static void test_client_stream_shrinking(void **state)
+/* The same with no spare parser to borrow after any feed: every feed
+ * that starts between stanzas builds a parser by replaying the stream's
+ * context, at every position. */
+static void test_client_stream_without_spares(void **state)
 {
     (void)state;
-    struct rec proto = {.reset_on = "auth", .shrink_each_feed = true};
+    struct rec proto = {.reset_on = "auth", .drop_spares_each_feed = true};
     assert_all_splits(&proto, client_stream, client_log);
 }
 
@@ -972,39 +973,109 @@ static void test_null_callbacks(void **state)
 
 /* ---- memory ---- */
 
-static void test_shrink(void **state)
+static void test_parser_lent_between_stanzas(void **state)
 {
     (void)state;
-    struct rec r;
-    rec_init(&r, NULL);
-    /* Nothing allocated before the first byte. */
-    assert_true(xstream_memory(r.xs) < 256);
-    feed_str(&r, "<?xml version='1.0'?><s:stream "
-                 "xmlns:s='http://etherx.jabber.org/streams' "
-                 "xmlns='jabber:client' to='example.com' version='1.0'>"
-                 "<presence><status>here</status></presence>");
-    size_t open = xstream_memory(r.xs);
-    assert_true(open > 4096); /* expat */
-    xstream_shrink(r.xs);
-    size_t idle = xstream_memory(r.xs);
-    assert_true(idle < 512);
-    /* Mid-stanza there is nothing to shrink. */
-    feed_str(&r, "<message><body>");
-    xstream_shrink(r.xs);
-    assert_true(xstream_memory(r.xs) > 4096);
-    feed_str(&r, "hi</body></message>");
-    xstream_shrink(r.xs);
-    assert_true(xstream_memory(r.xs) < 512);
-    /* The replayed header restores the prefix of the stream element. */
-    feed_str(&r, "</s:stream>");
-    assert_string_equal(
-        buf_cstr(&r.log),
+    for (int replay = 0; replay < 2; replay++) {
+        struct rec r;
+        rec_init(&r, NULL);
+        r.drop_spares_each_feed = replay;
+        /* Nothing allocated before the first byte. */
+        assert_true(xstream_memory(r.xs) < 256);
+        /* Mid-header the stream holds its parser. */
+        feed_str(&r, "<?xml version='1.0'?><s:stream "
+                     "xmlns:s='http://etherx.jabber.org/streams' ");
+        assert_true(xstream_memory(r.xs) > 4096);
+        feed_str(&r, "xmlns='jabber:client' to='example.com' version='1.0'>"
+                     "<presence><status>here</status></presence>");
+        /* Between stanzas it has lent it. */
+        assert_true(xstream_memory(r.xs) < 512);
+        /* Mid-stanza it holds one again, until the stanza is complete. */
+        feed_str(&r, "<message><body>");
+        assert_true(xstream_memory(r.xs) > 4096);
+        feed_str(&r, "hi</body></message>");
+        assert_true(xstream_memory(r.xs) < 512);
+        /* The context, borrowed or replayed, keeps the prefix of the
+         * stream element. */
+        feed_str(&r, "</s:stream>");
+        assert_string_equal(
+            buf_cstr(&r.log),
+            "OPEN to=example.com version=1.0\n"
+            "STANZA {jabber:client} <presence><status>here</status>"
+            "</presence>\n"
+            "STANZA {jabber:client} <message><body>hi</body></message>\n"
+            "CLOSE\n");
+        assert_int_equal(r.errors, 0);
+        rec_free(&r);
+    }
+}
+
+/* Streams of different namespace contexts take turns with pieces of
+ * stanzas, as connections do in one loop turn: each stanza gets its own
+ * stream's namespaces, whichever parser it was lent. */
+static void test_streams_share_parsers(void **state)
+{
+    (void)state;
+    static const char *const headers[] = {
+        /* Two clients that differ only in attributes: one context. */
+        "<stream:stream to='example.com' xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+        "<stream:stream from='juliet@example.com' to='example.com' "
+        "version='1.0' xmlns:stream='http://etherx.jabber.org/streams' "
+        "xmlns='jabber:client'>",
+        /* A server with a prefix of its own. */
+        "<stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' "
+        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+        /* Another prefix for the stream, and one used inside stanzas. */
+        "<x:stream xmlns:x='http://etherx.jabber.org/streams' "
+        "xmlns='jabber:client' xmlns:p='urn:example:p&amp;&apos;q'>",
+    };
+    static const char *const pieces[][3] = {
+        {"<message><bo", "dy>one</body></mess", "age><presence/>"},
+        {"<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq><mes",
+         "sage><body>two</body></message>", "<presence/>"},
+        {"<db:result from='a.example' to='b.example'>k", "ey</db:result>",
+         "<message/>"},
+        {"<p:thing a='1'/><message><p:x/></message>", "<p:thing>", "</p:thing>"},
+    };
+    static const char *const want[] = {
         "OPEN to=example.com version=1.0\n"
-        "STANZA {jabber:client} <presence><status>here</status></presence>\n"
-        "STANZA {jabber:client} <message><body>hi</body></message>\n"
-        "CLOSE\n");
-    assert_int_equal(r.errors, 0);
-    rec_free(&r);
+        "STANZA {jabber:client} <message><body>one</body></message>\n"
+        "STANZA {jabber:client} <presence/>\n",
+        "OPEN from=juliet@example.com to=example.com version=1.0\n"
+        "STANZA {jabber:client} <iq type='get' id='1'><query "
+        "xmlns='jabber:iq:roster'/></iq>\n"
+        "STANZA {jabber:client} <message><body>two</body></message>\n"
+        "STANZA {jabber:client} <presence/>\n",
+        "OPEN version=1.0\n"
+        "STANZA {jabber:server:dialback} <result xmlns='jabber:server:dialback' "
+        "from='a.example' to='b.example'>key</result>\n"
+        "STANZA {jabber:server} <message xmlns='jabber:server'/>\n",
+        "OPEN\n"
+        "STANZA {urn:example:p&'q} <thing xmlns='urn:example:p&amp;&apos;q' "
+        "a='1'/>\n"
+        "STANZA {jabber:client} <message><x xmlns='urn:example:p&amp;&apos;q'/>"
+        "</message>\n"
+        "STANZA {urn:example:p&'q} <thing xmlns='urn:example:p&amp;&apos;q'/>\n",
+    };
+    enum { N = sizeof(headers) / sizeof(headers[0]) };
+    for (int replay = 0; replay < 2; replay++) {
+        struct rec r[N];
+        for (int i = 0; i < N; i++) {
+            rec_init(&r[i], NULL);
+            r[i].drop_spares_each_feed = replay;
+            assert_int_equal(feed_str(&r[i], headers[i]), 0);
+        }
+        for (int step = 0; step < 3; step++)
+            for (int i = 0; i < N; i++)
+                assert_int_equal(feed_str(&r[i], pieces[i][step]), 0);
+        for (int i = 0; i < N; i++) {
+            assert_string_equal(buf_cstr(&r[i].log), want[i]);
+            assert_int_equal(r[i].errors, 0);
+            rec_free(&r[i]);
+        }
+    }
+    xstream_drop_spares();
 }
 
 /* Expat remembers every attribute name and prefix it has seen; a peer
@@ -1034,18 +1105,20 @@ static void test_unique_names_do_not_grow(void **state)
 static void test_memory_of_open_stream(void **state)
 {
     (void)state;
-    /* An open stream after a few stanzas costs expat's ~10 KiB plus a
-     * few hundred bytes of ours; an idle one after shrinking only ours. */
+    /* Mid-stanza a stream costs expat's ~10 KiB plus a few hundred bytes
+     * of ours; between stanzas only ours. The parser is one of its own:
+     * a spare may have grown with other streams' names. */
+    xstream_drop_spares();
     struct rec r;
     rec_init(&r, NULL);
     r.reset_on = "auth";
     feed_steps(&r, client_stream, strlen(client_stream) - 16, 4096);
     assert_int_equal(r.stanzas, 5);
-    size_t open = xstream_memory(r.xs);
-    xstream_shrink(r.xs);
     size_t idle = xstream_memory(r.xs);
-    print_message("xstream memory: %zu bytes open, %zu bytes after "
-                  "xstream_shrink()\n",
+    feed_str(&r, "<message><body>");
+    size_t open = xstream_memory(r.xs);
+    print_message("xstream memory: %zu bytes mid-stanza, %zu bytes between "
+                  "stanzas\n",
                   open, idle);
     assert_true(open < 16384);
     assert_true(idle < 512);
@@ -1072,7 +1145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_stream_splits),
-        cmocka_unit_test(test_client_stream_shrinking),
+        cmocka_unit_test(test_client_stream_without_spares),
         cmocka_unit_test(test_namespaces),
         cmocka_unit_test(test_server_stream_namespaces),
         cmocka_unit_test(test_escaping_roundtrip),
@@ -1093,7 +1166,8 @@ int main(void)
         cmocka_unit_test(test_reset_outside_callbacks),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_null_callbacks),
-        cmocka_unit_test(test_shrink),
+        cmocka_unit_test(test_parser_lent_between_stanzas),
+        cmocka_unit_test(test_streams_share_parsers),
         cmocka_unit_test(test_unique_names_do_not_grow),
         cmocka_unit_test(test_memory_of_open_stream),
         cmocka_unit_test(test_error_strings),
