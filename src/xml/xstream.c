@@ -44,6 +44,7 @@
 #include <assert.h>
 #include <expat.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -99,6 +100,7 @@ struct xstream {
     struct buf decls;       /* namespace declarations of the header */
     char *header;           /* the header's namespace context as a start */
     size_t header_len;      /* tag; NULL before the header */
+    uint64_t context;       /* a spare's name for header, 0: none yet */
 };
 
 static void parser_open(struct xstream *xs);
@@ -277,6 +279,7 @@ static void stream_start(struct xstream *xs, const XML_Char *name,
     free(xs->header);
     xs->header = NULL;
     xs->header_len = 0;
+    xs->context = 0;
     if (ctx && off >= 0 && count > 0 && off + count <= size)
         keep_context(xs, ctx + off, (size_t)count);
     buf_free(&xs->decls);
@@ -409,8 +412,6 @@ static void XMLCALL on_comment(void *ud, const XML_Char *data)
     halt(ud, XSE_RESTRICTED_XML);
 }
 
-/* ---- parser lifetime ---- */
-
 /* ---- spare parsers ---- */
 
 /* A parser at depth 1 of a stream of context header, after fed bytes. */
@@ -420,7 +421,10 @@ struct spare {
     uint64_t fed;
     char *header; /* owned; kept in a free slot for its next parser */
     size_t header_len;
+    uint64_t context; /* names header: a new number whenever it changes */
 };
+
+static _Atomic uint64_t contexts_named;
 
 static _Thread_local struct spare spares[SPARES];
 static _Thread_local unsigned spare_victim;
@@ -461,10 +465,18 @@ static void spares_key_create(void)
         pthread_key_create(&spares_key, spares_at_thread_exit) == 0;
 }
 
-static bool same_context(const struct spare *sp, const struct xstream *xs)
+/* Whether sp's context is xs's: by the spare's number for it when xs
+ * has seen that before, so that the stream's own copy, cold in the
+ * cache, is compared only the first time. */
+static bool same_context(const struct spare *sp, struct xstream *xs)
 {
-    return sp->header && sp->header_len == xs->header_len &&
-           memcmp(sp->header, xs->header, xs->header_len) == 0;
+    if (xs->context && sp->context == xs->context)
+        return true;
+    if (!sp->header || sp->header_len != xs->header_len ||
+        memcmp(sp->header, xs->header, xs->header_len) != 0)
+        return false;
+    xs->context = sp->context;
+    return true;
 }
 
 /* Takes a spare parser of xs's context, if the thread has one. */
@@ -522,6 +534,7 @@ static void lend(struct xstream *xs)
         free(sp->header);
         sp->header = xstrndup(xs->header, xs->header_len);
         sp->header_len = xs->header_len;
+        sp->context = xs->context = ++contexts_named;
         /* A thread other than the loop's frees its spares as it ends;
          * the loop calls xstream_drop_spares(). */
         pthread_once(&spares_once, spares_key_create);
@@ -601,6 +614,7 @@ static void release(struct xstream *xs)
     free(xs->header);
     xs->header = NULL;
     xs->header_len = 0;
+    xs->context = 0;
 }
 
 /* A fresh stream: nothing of the old one remains. */
