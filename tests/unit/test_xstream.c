@@ -1078,6 +1078,73 @@ static void test_streams_share_parsers(void **state)
     xstream_drop_spares();
 }
 
+/* Streams fed in random pieces, taking turns at random, with the
+ * thread's spares dropped now and then, log what each logs alone: no
+ * stanza is parsed in another stream's context, and a failed stream's
+ * parser is lent to nobody. */
+static void test_interleaved_streams_match_alone(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        client_stream,
+        "<stream:stream xmlns='jabber:server' "
+        "xmlns:db='jabber:server:dialback' "
+        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+        "<db:result from='a.example' to='b.example'>key</db:result>"
+        "<message from='x@a.example' to='y@b.example'><body>hi</body>"
+        "</message></stream:stream>",
+        "<x:stream xmlns:x='http://etherx.jabber.org/streams' "
+        "xmlns='jabber:client' xmlns:p='urn:example:p'>"
+        "<p:thing a='1'/><message><p:x b='2'>t</p:x></message>"
+        "<iq type='get' id='q'><query xmlns='jabber:iq:roster'/></iq>",
+        HEADER "<message><body>x</bod></message><presence/>",
+        HEADER "<presence><status>a&amp;b</status></presence>  \n "
+               "<message to='a@example.com'><body>&lt;3</body></message>",
+    };
+    enum { N = sizeof(docs) / sizeof(docs[0]) };
+    char *alone[N];
+    for (int i = 0; i < N; i++) {
+        struct rec proto = {.reset_on = "auth"};
+        xstream_drop_spares();
+        alone[i] = run_cuts(&proto, docs[i], NULL, 0);
+    }
+    assert_non_null(strstr(alone[3], "ERROR not-well-formed"));
+    srand(4711);
+    for (int round = 0; round < 300; round++) {
+        struct rec r[N];
+        size_t at[N], left = 0;
+        for (int i = 0; i < N; i++) {
+            rec_init(&r[i], NULL);
+            r[i].reset_on = "auth";
+            at[i] = 0;
+            left += strlen(docs[i]);
+        }
+        while (left > 0) {
+            int i = rand() % N;
+            size_t len = strlen(docs[i]);
+            if (at[i] == len)
+                continue;
+            size_t n = 1 + (size_t)rand() % 64;
+            if (n > len - at[i])
+                n = len - at[i];
+            xstream_feed(r[i].xs, docs[i] + at[i], n);
+            at[i] += n;
+            left -= n;
+            if (rand() % 16 == 0)
+                xstream_drop_spares();
+        }
+        for (int i = 0; i < N; i++) {
+            if (strcmp(buf_cstr(&r[i].log), alone[i]) != 0)
+                fail_msg("round %d, stream %d:\n%s\nalone:\n%s", round, i,
+                         buf_cstr(&r[i].log), alone[i]);
+            rec_free(&r[i]);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        free(alone[i]);
+    xstream_drop_spares();
+}
+
 /* Expat remembers every attribute name and prefix it has seen; a peer
  * sending new ones forever must not grow the parser forever. */
 static void test_unique_names_do_not_grow(void **state)
@@ -1168,6 +1235,7 @@ int main(void)
         cmocka_unit_test(test_null_callbacks),
         cmocka_unit_test(test_parser_lent_between_stanzas),
         cmocka_unit_test(test_streams_share_parsers),
+        cmocka_unit_test(test_interleaved_streams_match_alone),
         cmocka_unit_test(test_unique_names_do_not_grow),
         cmocka_unit_test(test_memory_of_open_stream),
         cmocka_unit_test(test_error_strings),
