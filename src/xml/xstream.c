@@ -50,8 +50,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/err.h"
 #include "core/buf.h"
+#include "core/err.h"
 #include "core/region.h"
 #include "xml/xser.h"
 
