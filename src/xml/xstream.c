@@ -243,13 +243,12 @@ static void keep_context(struct xstream *xs, const char *tag, size_t len)
     while (qname < len && !is_space(tag[qname]) && tag[qname] != '/' &&
            tag[qname] != '>')
         qname++;
-    struct buf b = BUF_INIT;
-    buf_append(&b, tag, qname);
-    buf_append(&b, buf_data(&xs->decls), buf_used(&xs->decls));
-    buf_append(&b, ">", 1);
-    xs->header_len = buf_used(&b);
-    xs->header = xstrndup(buf_data(&b), xs->header_len);
-    buf_free(&b);
+    size_t ndecls = buf_used(&xs->decls);
+    xs->header_len = qname + ndecls + 1;
+    xs->header = xmalloc(xs->header_len + 1);
+    memcpy(xs->header, tag, qname);
+    memcpy(xs->header + qname, buf_data(&xs->decls), ndecls);
+    memcpy(xs->header + qname + ndecls, ">", 2);
 }
 
 static void stream_start(struct xstream *xs, const XML_Char *name,
@@ -592,11 +591,9 @@ static void parser_open(struct xstream *xs)
 /* Frees expat and any half-built stanza; the state stays as it is. */
 static void parser_drop(struct xstream *xs)
 {
-    if (xs->p) {
-        WITH_REGION(xs, XML_ParserFree(xs->p));
-        xs->p = NULL;
-    }
-    region_destroy(xs->mem);
+    if (xs->p)
+        free_parser(xs->p, xs->mem);
+    xs->p = NULL;
     xs->mem = NULL;
     stanza_unref(xs->root);
     xs->root = xs->cur = NULL;
@@ -829,7 +826,8 @@ void xstream_set_max_stanza_size(struct xstream *xs, size_t max)
 
 size_t xstream_memory(const struct xstream *xs)
 {
-    return sizeof(*xs) + xs->header_len + (xs->mem ? region_bytes(xs->mem) : 0);
+    return sizeof(*xs) + xs->header_len + xs->decls.cap +
+           (xs->mem ? region_bytes(xs->mem) : 0);
 }
 
 const char *xstream_error_str(enum xstream_error err)
