@@ -26,8 +26,7 @@ static struct hmap_slot *find(const struct hmap *m, const char *key,
         struct hmap_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->hash == h && strncmp(s->key, key, len) == 0 &&
-            s->key[len] == '\0')
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
             return s;
     }
 }
@@ -76,7 +75,8 @@ void *hmap_put(struct hmap *m, const char *key, void *value)
     }
     if ((m->count + 1) * 4 > m->cap * 3)
         grow(m);
-    insert_slot(m, (struct hmap_slot){ xstrndup(key, len), h, value });
+    insert_slot(m, (struct hmap_slot){ xstrndup(key, len), h, (uint32_t)len,
+                                       value });
     m->count++;
     return NULL;
 }

@@ -12,6 +12,7 @@
 struct hmap_slot {
     char *key;      /* owned; NULL = empty */
     uint32_t hash;
+    uint32_t len;   /* of key, compared before its bytes */
     void *value;    /* borrowed */
 };
 

@@ -72,7 +72,6 @@ static void copy_fill(struct stanza_arena *a, struct stanza *el,
                       struct stanza *parent, const struct stanza *src);
 static size_t copy_size(const struct stanza *el, const char *parent_ns);
 static bool matches(const struct stanza *el, const char *ns, const char *name);
-static bool same(const char *a, const char *b);
 
 static inline size_t align_up(size_t n, size_t align)
 {
@@ -238,7 +237,7 @@ static char *arena_strndup(struct stanza_arena *a, const char *s, size_t n)
 static const char *intern_ns(struct stanza_arena *a, const struct stanza *near,
                              const char *ns)
 {
-    if (near && same(near->ns, ns))
+    if (near && stanza_same(near->ns, ns))
         return near->ns;
     return arena_strndup(a, ns, strlen(ns));
 }
@@ -275,7 +274,7 @@ static struct stanza_node *push_node(struct stanza *parent)
 static void rename_ns(struct stanza *el, const char *from, const char **to,
                       struct stanza_arena *a, const char *to_src)
 {
-    if (same(el->ns, from)) {
+    if (stanza_same(el->ns, from)) {
         if (!*to)
             *to = arena_strndup(a, to_src, strlen(to_src));
         el->ns = *to;
@@ -330,7 +329,7 @@ void stanza_unref(struct stanza *st)
 static size_t copy_size(const struct stanza *el, const char *parent_ns)
 {
     size_t n = sizeof(struct stanza) + NODE_ALIGN + strlen(el->name) + 1;
-    if (!parent_ns || !same(parent_ns, el->ns))
+    if (!parent_ns || !stanza_same(parent_ns, el->ns))
         n += strlen(el->ns) + 1;
     if (el->nattrs)
         n += el->nattrs * sizeof(struct stanza_attr) + NODE_ALIGN;
@@ -367,7 +366,7 @@ static void copy_fill(struct stanza_arena *a, struct stanza *el,
         for (unsigned i = 0; i < src->nattrs; i++) {
             const struct stanza_attr *from = &src->attrs[i];
             struct stanza_attr *to = &el->attrs[i];
-            if (!from->ns || same(from->ns, ns_xml))
+            if (!from->ns || stanza_same(from->ns, ns_xml))
                 to->ns = from->ns ? ns_xml : NULL;
             else
                 to->ns = arena_strndup(a, from->ns, strlen(from->ns));
@@ -491,11 +490,6 @@ void stanza_clear_children(struct stanza *el)
 
 /* ---- attributes ---- */
 
-static bool same(const char *a, const char *b)
-{
-    return a == b || strcmp(a, b) == 0;
-}
-
 static struct stanza_attr *find_attr(const struct stanza *el, const char *ns,
                                      const char *name)
 {
@@ -503,9 +497,9 @@ static struct stanza_attr *find_attr(const struct stanza *el, const char *ns,
         ns = NULL;
     for (unsigned i = 0; i < el->nattrs; i++) {
         struct stanza_attr *at = &el->attrs[i];
-        if (strcmp(at->name, name) != 0)
+        if (!stanza_same(at->name, name))
             continue;
-        if (ns ? at->ns && same(at->ns, ns) : !at->ns)
+        if (ns ? at->ns && stanza_same(at->ns, ns) : !at->ns)
             return at;
     }
     return NULL;
@@ -559,7 +553,7 @@ void stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name,
     }
     at = &el->attrs[el->nattrs++];
     if (ns && *ns)
-        at->ns = same(ns, ns_xml) ? ns_xml : arena_strndup(a, ns, strlen(ns));
+        at->ns = stanza_same(ns, ns_xml) ? ns_xml : arena_strndup(a, ns, strlen(ns));
     else
         at->ns = NULL;
     at->name = arena_strndup(a, name, strlen(name));
@@ -605,7 +599,7 @@ struct stanza_version stanza_version(const struct stanza *st)
 
 static bool matches(const struct stanza *el, const char *ns, const char *name)
 {
-    return (!ns || same(el->ns, ns)) && (!name || strcmp(el->name, name) == 0);
+    return (!ns || stanza_same(el->ns, ns)) && (!name || stanza_same(el->name, name));
 }
 
 struct stanza *stanza_child(const struct stanza *el, const char *ns,

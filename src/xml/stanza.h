@@ -14,8 +14,10 @@
 #ifndef THEKE_STANZA_H
 #define THEKE_STANZA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 
@@ -51,6 +53,15 @@ struct stanza {
 };
 
 #define NS_XML "http://www.w3.org/XML/1998/namespace"
+
+/* Whether the names (or namespaces) a and b are the same string. Most
+ * comparisons on a stanza's way are between different names, which
+ * mostly differ in their first byte: that answers them without a call,
+ * and a parsed namespace is often the very string it is compared with. */
+static inline bool stanza_same(const char *a, const char *b)
+{
+    return a == b || (a[0] == b[0] && strcmp(a, b) == 0);
+}
 
 /* A new root element, owned by the caller (one reference). */
 struct stanza *stanza_new(const char *ns, const char *name);

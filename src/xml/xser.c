@@ -138,14 +138,9 @@ static void escape(struct buf *out, const char *s, size_t n, enum esc_mode mode)
     buf_append(out, s + start, n - start);
 }
 
-static bool same(const char *a, const char *b)
-{
-    return a == b || strcmp(a, b) == 0;
-}
-
 static bool foreign(const char *ns)
 {
-    return ns && *ns && !same(ns, NS_XML);
+    return ns && *ns && !stanza_same(ns, NS_XML);
 }
 
 /* Index of the first attribute of el in the namespace of attribute i.
@@ -156,7 +151,7 @@ static bool foreign(const char *ns)
 static unsigned first_of_ns(const struct stanza *el, unsigned i)
 {
     for (unsigned j = 0; j < i; j++)
-        if (el->attrs[j].ns && same(el->attrs[j].ns, el->attrs[i].ns))
+        if (el->attrs[j].ns && stanza_same(el->attrs[j].ns, el->attrs[i].ns))
             return j;
     return i;
 }
@@ -169,10 +164,10 @@ static void write_start(const struct stanza *el, const char *scope_ns,
 {
     bool logging = value_max != (size_t)-1;
     buf_append(out, "<", 1);
-    if (same(el->ns, NS_XML))
+    if (stanza_same(el->ns, NS_XML))
         buf_append(out, "xml:", 4);
     buf_append_str(out, el->name);
-    if (scope_ns && !same(el->ns, scope_ns) && !same(el->ns, NS_XML)) {
+    if (scope_ns && !stanza_same(el->ns, scope_ns) && !stanza_same(el->ns, NS_XML)) {
         buf_append(out, " xmlns='", 8);
         escape(out, el->ns, strlen(el->ns), ESC_ATTR);
         buf_append(out, "'", 1);
@@ -222,7 +217,7 @@ static void write_elem(const struct stanza *el, const char *scope_ns,
     /* The XML namespace may not be made the default (Namespaces in XML
      * §3), so such an element keeps its xml: prefix and the scope of its
      * children stays what it was. */
-    bool xml_el = same(el->ns, NS_XML);
+    bool xml_el = stanza_same(el->ns, NS_XML);
     for (unsigned i = 0; i < el->nchildren; i++) {
         const struct stanza_node *c = &el->children[i];
         if (c->elem)
