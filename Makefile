@@ -22,12 +22,12 @@ OPT = -O2
 endif
 
 CC ?= cc
-PKGS = expat openssl sqlite3 libidn
+PKGS = expat openssl sqlite3 libidn liblz4
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) \
               -Isrc $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS ?=
 LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-           echo -lexpat -lssl -lcrypto -lsqlite3 -lidn) -lhttp_parser -lpthread -lm
+           echo -lexpat -lssl -lcrypto -lsqlite3 -lidn -llz4) -lhttp_parser -lpthread -lm
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 MAINS = src/theked.c src/cli/thekectl.c

@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libexpat1-dev libssl-dev libsqlite3-dev
-      libidn-dev libcmocka-dev python3-slixmpp libstrophe-dev openssl
-      libhttp-parser-dev nodejs chromium)
+      libidn-dev liblz4-dev libcmocka-dev python3-slixmpp libstrophe-dev openssl
+      libhttp-parser-dev python3-lz4 nodejs chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do

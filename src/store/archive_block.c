@@ -1,9 +1,20 @@
 /* archive_block.c -- the packed form of archived messages. */
 #include "store/archive_block.h"
 
+#include <lz4.h>
 #include <string.h>
 
 #include "store/varint.h"
+
+/* Bodies shorter than this are stored as they are: LZ4 gains little on
+ * them. */
+#define PACK_MIN 128
+/* The longest body unpacked: a block holds ARCHIVE_BLOCK_BYTES or one
+ * message, which the stream's stanza limit bounds well below this. A
+ * damaged length must not make us allocate more. */
+#define UNPACK_MAX (16u << 20)
+
+static const unsigned char packed_mark[2] = {0x80, 0x00};
 
 size_t archive_block_size(const struct archive_block_msg *m, int64_t prev)
 {
@@ -74,4 +85,44 @@ int archive_block_next(struct archive_block_reader *r,
     if (m->blen == 0)
         m->user_b = NULL;
     return 1;
+}
+
+void archive_block_pack(const void *body, size_t len, struct buf *out)
+{
+    if (len >= PACK_MIN && len <= UNPACK_MAX) {
+        int bound = LZ4_compressBound((int)len);
+        size_t head = sizeof(packed_mark) + varint_len(len);
+        unsigned char *w = (unsigned char *)buf_reserve(out, head + (size_t)bound);
+        memcpy(w, packed_mark, sizeof(packed_mark));
+        varint_write(w + sizeof(packed_mark), len);
+        int n = LZ4_compress_default(body, (char *)w + head, (int)len, bound);
+        if (n > 0 && head + (size_t)n < len) {
+            buf_commit(out, head + (size_t)n);
+            return;
+        }
+    }
+    buf_append(out, body, len);
+}
+
+void archive_block_unpack(const void *stored, size_t len, struct buf *out)
+{
+    const unsigned char *p = stored, *end = p + len;
+    if (!stored || len < sizeof(packed_mark) ||
+        memcmp(p, packed_mark, sizeof(packed_mark)) != 0) {
+        if (len)
+            buf_append(out, stored, len);
+        return;
+    }
+    p += sizeof(packed_mark);
+    uint64_t raw;
+    if (varint_get(&p, end, &raw) == 0 && raw > 0 && raw <= UNPACK_MAX) {
+        char *w = buf_reserve(out, (size_t)raw);
+        int n = LZ4_decompress_safe((const char *)p, w, (int)(end - p), (int)raw);
+        if (n >= 0 && (uint64_t)n == raw) {
+            buf_commit(out, (size_t)raw);
+            return;
+        }
+    }
+    /* A varint cut short: the reader's first step fails on it. */
+    buf_append(out, packed_mark, 1);
 }

@@ -18,7 +18,19 @@
  *   varint len, the message's XML
  *
  * Strings are not NUL-terminated in the body; the reader hands out
- * lengths. */
+ * lengths.
+ *
+ * A body is stored as it is or compressed with LZ4, whichever is
+ * shorter (archive_block_pack): chat messages are mostly the same markup
+ * and addresses, and every byte of a block is written twice, to the WAL
+ * and then to the database. A compressed body is stored as
+ *
+ *   0x80 0x00 (a varint of 0 in two bytes, which no body starts with:
+ *              its varints are as short as their values allow)
+ *   varint    the body's length
+ *   the body compressed as an LZ4 block
+ *
+ * Blocks written before compression are read as they are. */
 #ifndef THEKE_ARCHIVE_BLOCK_H
 #define THEKE_ARCHIVE_BLOCK_H
 
@@ -61,5 +73,14 @@ void archive_block_open(struct archive_block_reader *r, const void *body,
  * at the end, or -1 when the body is malformed. */
 int archive_block_next(struct archive_block_reader *r,
                        struct archive_block_msg *m);
+
+/* Appends body[0..len) to out in the form it is stored in. */
+void archive_block_pack(const void *body, size_t len, struct buf *out);
+
+/* Appends the body stored as stored[0..len) to out. A stored body that
+ * does not decompress comes out as one that archive_block_next()
+ * refuses, so that its block is treated as any unreadable one. SQLite's
+ * NULL for an empty blob is an empty body. */
+void archive_block_unpack(const void *stored, size_t len, struct buf *out);
 
 #endif

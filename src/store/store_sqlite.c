@@ -446,6 +446,7 @@ struct archive_writer {
     struct archive_chunk chunk;
     struct buf old, body; /* the newest chunk as read; the one written */
     struct buf block;     /* a block of messages being filled */
+    struct buf stored;    /* and as it is stored */
     const struct deferred_row **order; /* a batch's rows by account */
     uint32_t *group_of;                /* per row: its group */
     struct row_group {
@@ -1517,16 +1518,19 @@ static void group_rows(struct archive_writer *w,
 /* A block of messages being filled (archive_block.h). */
 struct block_fill {
     struct buf *body;
+    struct buf *stored; /* scratch for the body as it is stored */
     int64_t first, last;
     size_t n;
 };
 
 static int block_write(sqlite3_stmt *put, const struct block_fill *b)
 {
+    buf_reset(b->stored);
+    archive_block_pack(buf_data(b->body), buf_used(b->body), b->stored);
     sqlite3_bind_int64(put, 1, b->first);
     sqlite3_bind_int64(put, 2, b->last);
     sqlite3_bind_int64(put, 3, (int64_t)b->n);
-    sqlite3_bind_blob64(put, 4, buf_data(b->body), buf_used(b->body),
+    sqlite3_bind_blob64(put, 4, buf_data(b->stored), buf_used(b->stored),
                         SQLITE_STATIC);
     return step_reset(put);
 }
@@ -1609,7 +1613,7 @@ static int write_rows(struct archive_writer *w, const struct deferred_row *rows,
     }
     int64_t top = 0;
     buf_reset(&w->block);
-    struct block_fill b = {&w->block, 0, 0, 0};
+    struct block_fill b = {&w->block, &w->stored, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         const struct deferred_row *d = &rows[i];
         if (d->seq > top)
@@ -1693,6 +1697,7 @@ static void writer_free(struct archive_writer *w, bool own_stmts)
     buf_free(&w->old);
     buf_free(&w->body);
     buf_free(&w->block);
+    buf_free(&w->stored);
     free(w->order);
     free(w->held);
     free(w->group_of);
@@ -1969,8 +1974,8 @@ static int block_at(struct sqlite_store *s, int64_t seq, int64_t *first,
     if (rc == SQLITE_ROW) {
         *first = sqlite3_column_int64(st, 0);
         *last = sqlite3_column_int64(st, 1);
-        buf_append(body, sqlite3_column_blob(st, 2),
-                   (size_t)sqlite3_column_bytes(st, 2));
+        archive_block_unpack(sqlite3_column_blob(st, 2),
+                             (size_t)sqlite3_column_bytes(st, 2), body);
     }
     stmt_put(s, Q_MSG_BLOCK_AT, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -2463,7 +2468,7 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
                        enum block_edit how, const char *user)
 {
     size_t ulen = user ? strlen(user) : 0;
-    struct buf body = BUF_INIT, out = BUF_INIT;
+    struct buf body = BUF_INIT, out = BUF_INIT, stored = BUF_INIT;
     int r = 0;
     for (size_t i = 0; i < set->n && r == 0;) {
         int64_t first, last;
@@ -2518,16 +2523,20 @@ static int blocks_edit(struct sqlite_store *s, const struct seq_set *set,
         }
         if (!changed)
             continue;
-        if (kept == 0)
+        if (kept == 0) {
             r = run(s, Q_MSG_BLOCK_DEL, "i", first);
-        else
+        } else {
+            buf_reset(&stored);
+            archive_block_pack(buf_data(&out), buf_used(&out), &stored);
             r = run(s, Q_MSG_BLOCK_PUT, "iiib", first, last, (int64_t)kept,
-                    buf_data(&out), buf_used(&out));
+                    buf_data(&stored), buf_used(&stored));
+        }
         if (r > 0)
             r = 0;
     }
     buf_free(&body);
     buf_free(&out);
+    buf_free(&stored);
     return r;
 }
 
@@ -2564,10 +2573,13 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
         return -ERR_STORE;
     }
     int rc = SQLITE_DONE;
+    struct buf body = BUF_INIT;
     while (looked < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        buf_reset(&body);
+        archive_block_unpack(sqlite3_column_blob(stmt, 1),
+                             (size_t)sqlite3_column_bytes(stmt, 1), &body);
         struct archive_block_reader rd;
-        archive_block_open(&rd, sqlite3_column_blob(stmt, 1),
-                           (size_t)sqlite3_column_bytes(stmt, 1),
+        archive_block_open(&rd, buf_data(&body), buf_used(&body),
                            sqlite3_column_int64(stmt, 0));
         struct archive_block_msg m;
         int got = 1;
@@ -2588,6 +2600,7 @@ static int sqlite_archive_purge(struct store *st, int64_t before_ms,
             looked++;
         }
     }
+    buf_free(&body);
     r = looked == limit || rc == SQLITE_DONE
             ? 0
             : sql_fail(s, rc, sql_text[Q_MSG_BLOCK_OLDEST]);
@@ -3290,8 +3303,8 @@ static int pack_archive_messages(struct sqlite_store *s)
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db, sql_text[Q_MSG_BLOCK_PUT], -1, &put,
                                 NULL);
-    struct buf body = BUF_INIT;
-    struct block_fill b = {&body, 0, 0, 0};
+    struct buf body = BUF_INIT, stored = BUF_INIT;
+    struct block_fill b = {&body, &stored, 0, 0, 0};
     int64_t packed = 0;
     while (rc == SQLITE_OK) {
         int step = sqlite3_step(rd);
@@ -3326,6 +3339,7 @@ static int pack_archive_messages(struct sqlite_store *s)
         packed++;
     }
     buf_free(&body);
+    buf_free(&stored);
     sqlite3_finalize(rd);
     sqlite3_finalize(put);
     return packed_then_drop(s, rc, packed, "archived messages into blocks",

@@ -11,6 +11,8 @@ import os
 import sqlite3
 import time
 
+import lz4.block
+
 import theke
 from theke import check, fail
 from mamlib import query, rsm
@@ -39,6 +41,15 @@ def put_varint(v):
         v >>= 7
     out.append(v)
     return bytes(out)
+
+
+def unpack(stored):
+    """The body of a block as stored: as it is, or after 0x80 0x00 its
+    length and the body compressed as an LZ4 block."""
+    if stored[:2] != b"\x80\x00":
+        return stored, False
+    raw, i = varint(stored, 2)
+    return lz4.block.decompress(stored[i:], uncompressed_size=raw), True
 
 
 def age_block(body, pred, by_ms):
@@ -86,9 +97,12 @@ async def main(srv):
     # messages); the retention purge goes by its time (the entries' own
     # times are packed in the accounts' chunks and only answer queries by
     # time).
-    m = 0
+    m = packed = 0
     rows = db.execute("SELECT first_seq, body FROM archive_msg_block")
-    for first, body in rows.fetchall():
+    for first, stored in rows.fetchall():
+        body, was_packed = unpack(stored)
+        packed += was_packed
+        # Written back as it is: blocks from before compression read too.
         aged, n = age_block(body, lambda xml: b"<body>old" in xml,
                             3 * DAY_MS)
         if n:
@@ -98,6 +112,7 @@ async def main(srv):
     db.commit()
     db.close()
     check(m == 5, "aged %d messages, wanted 5 (each stored once)" % m)
+    check(packed > 0, "no block was stored compressed")
     srv.start()
     # The purge would run two seconds after start; wait past that.
     await asyncio.sleep(3)

@@ -258,9 +258,11 @@ static int64_t msg_count(const char *path, const char *sole)
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t first = sqlite3_column_int64(st, 0);
         int64_t last = sqlite3_column_int64(st, 1);
+        struct buf body = BUF_INIT;
+        archive_block_unpack(sqlite3_column_blob(st, 3),
+                             (size_t)sqlite3_column_bytes(st, 3), &body);
         struct archive_block_reader rd;
-        archive_block_open(&rd, sqlite3_column_blob(st, 3),
-                           (size_t)sqlite3_column_bytes(st, 3), first);
+        archive_block_open(&rd, buf_data(&body), buf_used(&body), first);
         struct archive_block_msg m;
         int64_t in_block = 0;
         int r;
@@ -273,6 +275,7 @@ static int64_t msg_count(const char *path, const char *sole)
         }
         assert_int_equal(r, 0);
         assert_int_equal(in_block, sqlite3_column_int64(st, 2));
+        buf_free(&body);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
