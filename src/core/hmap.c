@@ -75,8 +75,8 @@ void *hmap_put(struct hmap *m, const char *key, void *value)
     }
     if ((m->count + 1) * 4 > m->cap * 3)
         grow(m);
-    insert_slot(m, (struct hmap_slot){ xstrndup(key, len), h, (uint32_t)len,
-                                       value });
+    insert_slot(
+        m, (struct hmap_slot){xstrndup(key, len), h, (uint32_t)len, value});
     m->count++;
     return NULL;
 }

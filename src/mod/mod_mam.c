@@ -102,7 +102,10 @@ static bool same_version(struct stanza_version a, struct stanza_version b)
     return a.tree == b.tree && a.gen == b.gen;
 }
 
-static bool is(const char *a, const char *b) { return a && stanza_same(a, b); }
+static bool is(const char *a, const char *b)
+{
+    return a && stanza_same(a, b);
+}
 
 static int64_t now_ms(void)
 {

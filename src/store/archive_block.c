@@ -9,9 +9,10 @@
 /* Bodies shorter than this are stored as they are: LZ4 gains little on
  * them. */
 #define PACK_MIN 128
-/* The longest body unpacked: a block holds ARCHIVE_BLOCK_BYTES or one
- * message, which the stream's stanza limit bounds well below this. A
- * damaged length must not make us allocate more. */
+/* The longest body packed and unpacked: a block holds about
+ * ARCHIVE_BLOCK_BYTES or one message, which max_stanza_size bounds at
+ * 16 MiB; a longer body is stored as it is. A damaged length must not
+ * make us allocate more. */
 #define UNPACK_MAX (16u << 20)
 
 static const unsigned char packed_mark[2] = {0x80, 0x00};
@@ -92,7 +93,8 @@ void archive_block_pack(const void *body, size_t len, struct buf *out)
     if (len >= PACK_MIN && len <= UNPACK_MAX) {
         int bound = LZ4_compressBound((int)len);
         size_t head = sizeof(packed_mark) + varint_len(len);
-        unsigned char *w = (unsigned char *)buf_reserve(out, head + (size_t)bound);
+        unsigned char *w =
+            (unsigned char *)buf_reserve(out, head + (size_t)bound);
         memcpy(w, packed_mark, sizeof(packed_mark));
         varint_write(w + sizeof(packed_mark), len);
         int n = LZ4_compress_default(body, (char *)w + head, (int)len, bound);
@@ -117,7 +119,8 @@ void archive_block_unpack(const void *stored, size_t len, struct buf *out)
     uint64_t raw;
     if (varint_get(&p, end, &raw) == 0 && raw > 0 && raw <= UNPACK_MAX) {
         char *w = buf_reserve(out, (size_t)raw);
-        int n = LZ4_decompress_safe((const char *)p, w, (int)(end - p), (int)raw);
+        int n =
+            LZ4_decompress_safe((const char *)p, w, (int)(end - p), (int)raw);
         if (n >= 0 && (uint64_t)n == raw) {
             buf_commit(out, (size_t)raw);
             return;

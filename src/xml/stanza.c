@@ -553,7 +553,8 @@ void stanza_set_attr_ns(struct stanza *el, const char *ns, const char *name,
     }
     at = &el->attrs[el->nattrs++];
     if (ns && *ns)
-        at->ns = stanza_same(ns, ns_xml) ? ns_xml : arena_strndup(a, ns, strlen(ns));
+        at->ns =
+            stanza_same(ns, ns_xml) ? ns_xml : arena_strndup(a, ns, strlen(ns));
     else
         at->ns = NULL;
     at->name = arena_strndup(a, name, strlen(name));
@@ -599,7 +600,8 @@ struct stanza_version stanza_version(const struct stanza *st)
 
 static bool matches(const struct stanza *el, const char *ns, const char *name)
 {
-    return (!ns || stanza_same(el->ns, ns)) && (!name || stanza_same(el->name, name));
+    return (!ns || stanza_same(el->ns, ns)) &&
+           (!name || stanza_same(el->name, name));
 }
 
 struct stanza *stanza_child(const struct stanza *el, const char *ns,

@@ -167,7 +167,8 @@ static void write_start(const struct stanza *el, const char *scope_ns,
     if (stanza_same(el->ns, NS_XML))
         buf_append(out, "xml:", 4);
     buf_append_str(out, el->name);
-    if (scope_ns && !stanza_same(el->ns, scope_ns) && !stanza_same(el->ns, NS_XML)) {
+    if (scope_ns && !stanza_same(el->ns, scope_ns) &&
+        !stanza_same(el->ns, NS_XML)) {
         buf_append(out, " xmlns='", 8);
         escape(out, el->ns, strlen(el->ns), ESC_ATTR);
         buf_append(out, "'", 1);

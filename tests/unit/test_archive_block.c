@@ -161,8 +161,7 @@ static void chat_block(struct buf *b, int64_t first)
 
 /* Reads the body stored as stored[0..len) whole: 1 when every message
  * reads, -1 when the reader refuses it. */
-static int read_stored(const void *stored, size_t len, int64_t first,
-                       size_t *n)
+static int read_stored(const void *stored, size_t len, int64_t first, size_t *n)
 {
     struct buf body = BUF_INIT;
     archive_block_unpack(stored, len, &body);
@@ -256,8 +255,8 @@ static void test_pack_damaged(void **state)
         assert_true(n <= whole);
     }
     /* A length past what a block holds is not believed. */
-    static const unsigned char huge[] = {0x80, 0x00, 0xff, 0xff, 0xff,
-                                         0xff, 0x0f, 0x00};
+    static const unsigned char huge[] = {0x80, 0x00, 0xff, 0xff,
+                                         0xff, 0xff, 0x0f, 0x00};
     assert_int_equal(read_stored(huge, sizeof(huge), 1, &n), -1);
     free(copy);
     buf_free(&body);

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 /* Batches of a size and an age the tests reach in a moment. */
-#define ARCHIVE_DEFER_MS 100
+#define ARCHIVE_DEFER_MS   100
 #define ARCHIVE_DEFER_ROWS 16384
 #include "store/store_sqlite.c"
 
